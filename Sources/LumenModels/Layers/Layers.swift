@@ -1,0 +1,95 @@
+import LumenTensor
+import LumenWeights
+
+/// `torch.nn.Linear` (`weight` `[out, in]`, optional `bias`).
+public struct Linear: Sendable {
+    public var weight: Tensor
+    public var bias: Tensor?
+
+    public init(_ w: WeightScope, in inFeatures: Int, out outFeatures: Int, bias hasBias: Bool = true) {
+        weight = w.tensor("weight", [outFeatures, inFeatures])
+        bias = hasBias ? w.tensor("bias", [outFeatures]) : nil
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { NN.linear(x, weight: weight, bias: bias) }
+}
+
+/// `torch.nn.Conv2d` (NCHW).
+public struct Conv2d: Sendable {
+    public var weight: Tensor
+    public var bias: Tensor?
+    public var stride: Int
+    public var padding: NN.Padding
+
+    public init(_ w: WeightScope, in inChannels: Int, out outChannels: Int, kernel: Int,
+                stride: Int = 1, padding: Int = 0, bias hasBias: Bool = true) {
+        weight = w.tensor("weight", [outChannels, inChannels, kernel, kernel])
+        bias = hasBias ? w.tensor("bias", [outChannels]) : nil
+        self.stride = stride
+        self.padding = .same(padding)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    }
+
+    /// Convolution with explicit padding (e.g. diffusers' `Downsample2D` with `padding=0`,
+    /// which pads right and bottom by one pixel before a stride-2 convolution).
+    public func callAsFunction(_ x: Tensor, padding explicit: NN.Padding) -> Tensor {
+        NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: explicit)
+    }
+}
+
+/// `torch.nn.GroupNorm` (affine).
+public struct GroupNorm: Sendable {
+    public var weight: Tensor
+    public var bias: Tensor
+    public var groups: Int
+    public var eps: Float
+
+    public init(_ w: WeightScope, groups: Int, channels: Int, eps: Float) {
+        weight = w.tensor("weight", [channels])
+        bias = w.tensor("bias", [channels])
+        self.groups = groups
+        self.eps = eps
+    }
+
+    public func callAsFunction(_ x: Tensor, silu: Bool = false) -> Tensor {
+        NN.groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps, silu: silu)
+    }
+}
+
+/// `torch.nn.LayerNorm` over the last dimension (affine).
+public struct LayerNorm: Sendable {
+    public var weight: Tensor
+    public var bias: Tensor
+    public var eps: Float
+
+    public init(_ w: WeightScope, dim: Int, eps: Float) {
+        weight = w.tensor("weight", [dim])
+        bias = w.tensor("bias", [dim])
+        self.eps = eps
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { NN.layerNorm(x, weight: weight, bias: bias, eps: eps) }
+}
+
+/// Activation functions by their diffusers/transformers config names.
+public enum Activation: String, Sendable {
+    case silu, swish, relu, gelu, quickGelu = "quick_gelu", tanh
+
+    public init(name: String) throws {
+        guard let a = Activation(rawValue: name) else { throw ModelConfigError.unsupported(field: "act_fn", value: name) }
+        self = a
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        switch self {
+        case .silu, .swish: x.silu()
+        case .relu: x.relu()
+        case .gelu: x.gelu()
+        case .quickGelu: x.quickGelu()
+        case .tanh: x.tanh()
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import LumenTensor
+import LumenWeights
+
+/// diffusers' `BasicTransformerBlock` (`models/attention.py`, `norm_type="layer_norm"`):
+/// self-attention, cross-attention on the text embedding and a GEGLU feed-forward, each
+/// pre-normed with LayerNorm and added back to the residual stream.
+public struct BasicTransformerBlock: Sendable {
+    var norm1, norm2, norm3: LayerNorm
+    var attn1, attn2: Attention
+    var ffProj: Linear   // ff.net.0.proj (GEGLU: value and gate stacked)
+    var ffOut: Linear    // ff.net.2
+    var innerFF: Int
+
+    public init(_ w: WeightScope, dim: Int, heads: Int, dimHead: Int, crossAttentionDim: Int) {
+        norm1 = LayerNorm(w("norm1"), dim: dim, eps: 1e-5)
+        attn1 = Attention(w("attn1"), queryDim: dim, heads: heads, dimHead: dimHead)
+        norm2 = LayerNorm(w("norm2"), dim: dim, eps: 1e-5)
+        attn2 = Attention(w("attn2"), queryDim: dim, crossAttentionDim: crossAttentionDim, heads: heads, dimHead: dimHead)
+        norm3 = LayerNorm(w("norm3"), dim: dim, eps: 1e-5)
+        innerFF = dim * 4
+        ffProj = Linear(w("ff")("net")(0)("proj"), in: dim, out: innerFF * 2)
+        ffOut = Linear(w("ff")("net")(2), in: innerFF, out: dim)
+    }
+
+    public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+        var h = x + attn1(norm1(x))
+        h = h + attn2(norm2(h), context: context)
+        return h + ffOut(geglu(ffProj(norm3(h))))
+    }
+
+    /// GEGLU (Shazeer 2020): `value · gelu(gate)` where the projection's last dim is `[value | gate]`.
+    func geglu(_ x: Tensor) -> Tensor {
+        let inner = innerFF
+        let rows = x.count / (2 * inner)
+        var shape = x.shape
+        shape[shape.count - 1] = inner
+        return Tensor(uninitializedShape: shape) { o in
+            x.data.withUnsafeBufferPointer { p in
+                parallelChunks(rows, minChunk: 16) { range in
+                    for r in range {
+                        let src = r * 2 * inner, dst = r * inner
+                        for i in 0..<inner {
+                            let g = p[src + inner + i]
+                            o[dst + i] = p[src + i] * (0.5 * g * (1 + erff(g * 0.70710678118654752)))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// diffusers' `Transformer2DModel` for continuous inputs: GroupNorm, `proj_in` (1×1 conv, or a
+/// linear layer when `use_linear_projection`, as in SD2), transformer blocks, `proj_out`, residual.
+public struct Transformer2DModel: Sendable {
+    var norm: GroupNorm
+    var projIn, projOut: Conv2d?
+    var projInLinear, projOutLinear: Linear?
+    var blocks: [BasicTransformerBlock]
+
+    public init(_ w: WeightScope, heads: Int, dimHead: Int, inChannels: Int, layers: Int, crossAttentionDim: Int, groups: Int, useLinearProjection: Bool) {
+        let inner = heads * dimHead
+        norm = GroupNorm(w("norm"), groups: groups, channels: inChannels, eps: 1e-6)
+        if useLinearProjection {
+            projInLinear = Linear(w("proj_in"), in: inChannels, out: inner)
+            projOutLinear = Linear(w("proj_out"), in: inner, out: inChannels)
+        } else {
+            projIn = Conv2d(w("proj_in"), in: inChannels, out: inner, kernel: 1)
+            projOut = Conv2d(w("proj_out"), in: inner, out: inChannels, kernel: 1)
+        }
+        blocks = (0..<layers).map {
+            BasicTransformerBlock(w("transformer_blocks")($0), dim: inner, heads: heads, dimHead: dimHead, crossAttentionDim: crossAttentionDim)
+        }
+    }
+
+    public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+        let (h, w) = (x.shape[2], x.shape[3])
+        var y = norm(x)
+        var seq: Tensor
+        if let projIn { seq = tokens(fromImage: projIn(y)) } else { seq = projInLinear!(tokens(fromImage: y)) }
+        for block in blocks { seq = block(seq, context: context) }
+        if let projOut {
+            y = projOut(image(fromTokens: seq, height: h, width: w))
+        } else {
+            y = image(fromTokens: projOutLinear!(seq), height: h, width: w)
+        }
+        return y + x
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

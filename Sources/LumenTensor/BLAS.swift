@@ -1,0 +1,31 @@
+import COpenBLAS
+
+/// Matrix products through Debian's OpenBLAS (`cblas_sgemm`), the fastest well-kept fp32 GEMM
+/// available here. All matrices are row-major.
+public enum BLAS {
+    /// Sets OpenBLAS's own thread pool once, to the number of compute threads.
+    public static let configured: Bool = {
+        openblas_set_num_threads(Int32(ComputeThreads.count))
+        return true
+    }()
+
+    /// `C[M×N] = alpha · op(A) · op(B) + beta · C`, with leading dimensions in elements.
+    @inlinable
+    public static func gemm(
+        transA: Bool = false, transB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        _ = configured
+        cblas_sgemm(
+            CblasRowMajor,
+            transA ? CblasTrans : CblasNoTrans,
+            transB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha,
+            a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}

@@ -1,0 +1,251 @@
+import Foundation
+
+// Neural-network kernels on fp32 tensors: linear layers, convolution, normalisation, softmax
+// and multi-head attention. Matrix products go through `BLAS.gemm`; the rest is plain Swift
+// loops compiled with `-Ounchecked`, parallelised over independent rows or channels.
+
+public enum NN {
+    /// `torch.nn.functional.linear`: `x[..., K] · Wᵀ + b` with `weight` of shape `[N, K]`.
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        let k = weight.shape[1], n = weight.shape[0]
+        precondition(x.shape.last == k, "linear: input \(x.shape) vs weight \(weight.shape)")
+        let m = x.count / k
+        var outShape = x.shape
+        outShape[outShape.count - 1] = n
+        return Tensor(uninitializedShape: outShape) { o in
+            let out = o.baseAddress!
+            if let bias {
+                bias.data.withUnsafeBufferPointer { b in
+                    for row in 0..<m { (out + row * n).update(from: b.baseAddress!, count: n) }
+                }
+            }
+            x.data.withUnsafeBufferPointer { xp in
+                weight.data.withUnsafeBufferPointer { wp in
+                    BLAS.gemm(transB: true, m: m, n: n, k: k,
+                              a: xp.baseAddress!, lda: k, b: wp.baseAddress!, ldb: k,
+                              beta: bias == nil ? 0 : 1, c: out, ldc: n)
+                }
+            }
+        }
+    }
+
+    /// Padding of a 2-D convolution, in pixels on each side.
+    public struct Padding: Sendable, Equatable {
+        public var top, left, bottom, right: Int
+        public init(top: Int, left: Int, bottom: Int, right: Int) {
+            (self.top, self.left, self.bottom, self.right) = (top, left, bottom, right)
+        }
+        public static func same(_ p: Int) -> Padding { Padding(top: p, left: p, bottom: p, right: p) }
+    }
+
+    /// `torch.nn.functional.conv2d` for NCHW input and `[O, C, kh, kw]` weights.
+    ///
+    /// Lowered to GEMM: 1×1 stride-1 convolutions multiply directly; others unfold the input
+    /// (im2col) in bands of output rows so the unfolded buffer stays small (≤ ~16 MB), which keeps
+    /// memory flat even for the 512×512 VAE decoder.
+    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Padding) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, kc, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        precondition(kc == c, "conv2d: input \(x.shape) vs weight \(weight.shape)")
+        let outH = (h + padding.top + padding.bottom - kh) / stride + 1
+        let outW = (w + padding.left + padding.right - kw) / stride + 1
+        let outHW = outH * outW
+        let kdim = c * kh * kw
+        return Tensor(uninitializedShape: [n, o, outH, outW]) { out in
+            x.data.withUnsafeBufferPointer { xp in
+                weight.data.withUnsafeBufferPointer { wp in
+                    for b in 0..<n {
+                        let src = xp.baseAddress! + b * c * h * w
+                        let dst = out.baseAddress! + b * o * outHW
+                        if let bias {
+                            for oc in 0..<o { (dst + oc * outHW).update(repeating: bias.data[oc], count: outHW) }
+                        }
+                        let beta: Float = bias == nil ? 0 : 1
+                        if kh == 1 && kw == 1 && stride == 1 && padding == .same(0) {
+                            BLAS.gemm(m: o, n: outHW, k: c, a: wp.baseAddress!, lda: c,
+                                      b: src, ldb: h * w, beta: beta, c: dst, ldc: outHW)
+                            continue
+                        }
+                        let budget = 4 << 20  // floats in the unfolded band
+                        let bandRows = Swift.max(1, Swift.min(outH, budget / Swift.max(1, kdim * outW)))
+                        let col = UnsafeMutablePointer<Float>.allocate(capacity: kdim * bandRows * outW)
+                        defer { col.deallocate() }
+                        var y0 = 0
+                        while y0 < outH {
+                            let rows = Swift.min(bandRows, outH - y0)
+                            let cols = rows * outW
+                            im2col(src, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding,
+                                   outW: outW, y0: y0, rows: rows, col: col)
+                            BLAS.gemm(m: o, n: cols, k: kdim, a: wp.baseAddress!, lda: kdim,
+                                      b: col, ldb: cols, beta: beta, c: dst + y0 * outW, ldc: outHW)
+                            y0 += rows
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Unfolds output rows `y0..<y0+rows` into `col[(c·kh·kw), rows·outW]`.
+    @inlinable
+    static func im2col(_ src: UnsafePointer<Float>, c: Int, h: Int, w: Int, kh: Int, kw: Int,
+                       stride: Int, padding: Padding, outW: Int, y0: Int, rows: Int,
+                       col: UnsafeMutablePointer<Float>) {
+        let cols = rows * outW
+        parallelFor(c) { ch in
+            let plane = src + ch * h * w
+            for ky in 0..<kh {
+                for kx in 0..<kw {
+                    let rowBase = col + ((ch * kh + ky) * kw + kx) * cols
+                    for r in 0..<rows {
+                        let iy = (y0 + r) * stride - padding.top + ky
+                        let dst = rowBase + r * outW
+                        if iy < 0 || iy >= h {
+                            dst.update(repeating: 0, count: outW)
+                            continue
+                        }
+                        let line = plane + iy * w
+                        if stride == 1 {
+                            // Contiguous run with zero borders.
+                            let shift = kx - padding.left
+                            var ox = 0
+                            while ox < outW && ox + shift < 0 { dst[ox] = 0; ox += 1 }
+                            let end = Swift.min(outW, w - shift)
+                            if end > ox { (dst + ox).update(from: line + ox + shift, count: end - ox); ox = end }
+                            while ox < outW { dst[ox] = 0; ox += 1 }
+                        } else {
+                            for ox in 0..<outW {
+                                let ix = ox * stride - padding.left + kx
+                                dst[ox] = (ix >= 0 && ix < w) ? line[ix] : 0
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `torch.nn.GroupNorm` over NCHW (or `[N, C]`) with an optional fused SiLU afterwards.
+    public static func groupNorm(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, eps: Float, silu: Bool = false) -> Tensor {
+        let n = x.shape[0], c = x.shape[1]
+        let hw = x.count / (n * c)
+        let per = c / groups
+        return Tensor(uninitializedShape: x.shape) { o in
+            x.data.withUnsafeBufferPointer { xp in
+                parallelFor(n * groups) { ng in
+                    let b = ng / groups, g = ng % groups
+                    let base = (b * c + g * per) * hw
+                    let len = per * hw
+                    var sum = 0.0, sq = 0.0
+                    for i in 0..<len { let v = Double(xp[base + i]); sum += v; sq += v * v }
+                    let mean = sum / Double(len)
+                    let variance = Swift.max(sq / Double(len) - mean * mean, 0)
+                    let inv = Float(1 / (variance + Double(eps)).squareRoot())
+                    let m = Float(mean)
+                    for ci in 0..<per {
+                        let ch = g * per + ci
+                        let scale = weight.data[ch] * inv
+                        let shift = bias.data[ch] - m * scale
+                        let off = base + ci * hw
+                        if silu {
+                            for i in 0..<hw { let v = xp[off + i] * scale + shift; o[off + i] = v / (1 + Foundation.exp(-v)) }
+                        } else {
+                            for i in 0..<hw { o[off + i] = xp[off + i] * scale + shift }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `torch.nn.LayerNorm` over the last dimension.
+    public static func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
+        let d = x.shape.last!
+        let rows = x.count / d
+        return Tensor(uninitializedShape: x.shape) { o in
+            x.data.withUnsafeBufferPointer { xp in
+                weight.data.withUnsafeBufferPointer { g in
+                    bias.data.withUnsafeBufferPointer { bt in
+                        parallelChunks(rows, minChunk: 64) { range in
+                            for r in range {
+                                let base = r * d
+                                var sum = 0.0, sq = 0.0
+                                for i in 0..<d { let v = Double(xp[base + i]); sum += v; sq += v * v }
+                                let mean = sum / Double(d)
+                                let variance = Swift.max(sq / Double(d) - mean * mean, 0)
+                                let inv = Float(1 / (variance + Double(eps)).squareRoot())
+                                let m = Float(mean)
+                                for i in 0..<d { o[base + i] = (xp[base + i] - m) * inv * g[i] + bt[i] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// In-place numerically stable softmax over rows of length `n`.
+    @inlinable
+    static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
+        for r in 0..<rows {
+            let row = p + r * n
+            var m = -Float.infinity
+            for i in 0..<n { m = Swift.max(m, row[i]) }
+            var s: Float = 0
+            for i in 0..<n { let e = Foundation.exp(row[i] - m); row[i] = e; s += e }
+            let inv = 1 / s
+            for i in 0..<n { row[i] *= inv }
+        }
+    }
+
+    /// Scaled dot-product attention over heads packed in the channel dimension.
+    ///
+    /// `q` is `[B, Lq, H·d]`, `k` and `v` are `[B, Lk, H·d]`; returns `[B, Lq, H·d]`, i.e. the
+    /// result of `scaled_dot_product_attention` followed by merging heads, as diffusers'
+    /// `AttnProcessor2_0` does. Heads are addressed through GEMM leading dimensions, so no
+    /// head split/merge copies are made; query rows are processed in tiles to bound the score
+    /// matrix. `causal` masks keys after each query (CLIP's text encoder).
+    public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool = false, scale: Float? = nil) -> Tensor {
+        let (b, lq, dim) = (q.shape[0], q.shape[1], q.shape[2])
+        let lk = k.shape[1]
+        let dh = dim / heads
+        let s = scale ?? 1 / Float(dh).squareRoot()
+        let tile = Swift.max(1, Swift.min(lq, (8 << 20) / Swift.max(lk, 1)))
+        return Tensor(uninitializedShape: [b, lq, dim]) { out in
+            q.data.withUnsafeBufferPointer { qp in
+                k.data.withUnsafeBufferPointer { kp in
+                    v.data.withUnsafeBufferPointer { vp in
+                        let scores = UnsafeMutablePointer<Float>.allocate(capacity: tile * lk)
+                        defer { scores.deallocate() }
+                        for bi in 0..<b {
+                            for h in 0..<heads {
+                                let qh = qp.baseAddress! + bi * lq * dim + h * dh
+                                let kh = kp.baseAddress! + bi * lk * dim + h * dh
+                                let vh = vp.baseAddress! + bi * lk * dim + h * dh
+                                let oh = out.baseAddress! + bi * lq * dim + h * dh
+                                var r0 = 0
+                                while r0 < lq {
+                                    let rows = Swift.min(tile, lq - r0)
+                                    BLAS.gemm(transB: true, m: rows, n: lk, k: dh, alpha: s,
+                                              a: qh + r0 * dim, lda: dim, b: kh, ldb: dim,
+                                              c: scores, ldc: lk)
+                                    if causal {
+                                        for r in 0..<rows {
+                                            let row = scores + r * lk
+                                            let qi = r0 + r
+                                            if qi + 1 < lk { (row + qi + 1).update(repeating: -.infinity, count: lk - qi - 1) }
+                                        }
+                                    }
+                                    softmaxRows(scores, rows: rows, n: lk)
+                                    BLAS.gemm(m: rows, n: dh, k: lk, a: scores, lda: lk,
+                                              b: vh, ldb: dim, c: oh + r0 * dim, ldc: dim)
+                                    r0 += rows
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

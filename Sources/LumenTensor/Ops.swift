@@ -1,0 +1,162 @@
+import Foundation
+
+// Elementwise and shape operations. Each mirrors the PyTorch operation named in its doc comment
+// and computes in fp32 in the same order, so results match the reference to float rounding.
+
+extension Tensor {
+    /// `a + b` for equal shapes.
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
+        var out = a
+        out.data.withUnsafeMutableBufferPointer { o in
+            b.data.withUnsafeBufferPointer { bp in
+                parallelChunks(o.count, minChunk: 1 << 16) { r in
+                    for i in r { o[i] += bp[i] }
+                }
+            }
+        }
+        return out
+    }
+
+    /// `a - b` for equal shapes.
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "sub: \(a.shape) vs \(b.shape)")
+        var out = a
+        out.data.withUnsafeMutableBufferPointer { o in
+            b.data.withUnsafeBufferPointer { bp in
+                for i in 0..<o.count { o[i] -= bp[i] }
+            }
+        }
+        return out
+    }
+
+    public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
+    public static func / (a: Tensor, s: Float) -> Tensor { a.map { $0 / s } }
+
+    /// Applies `f` to every element.
+    @inlinable
+    public func map(_ f: (Float) -> Float) -> Tensor {
+        Tensor(uninitializedShape: shape) { o in
+            data.withUnsafeBufferPointer { x in
+                for i in 0..<x.count { o[i] = f(x[i]) }
+            }
+        }
+    }
+
+    /// `torch.nn.functional.silu`: x · σ(x).
+    public func silu() -> Tensor { map { $0 / (1 + Foundation.exp(-$0)) } }
+    /// `torch.nn.functional.gelu` (exact, erf form).
+    public func gelu() -> Tensor { map { 0.5 * $0 * (1 + Foundation.erf($0 / Float(2).squareRoot())) } }
+    /// CLIP's `quick_gelu`: x · σ(1.702 x).
+    public func quickGelu() -> Tensor { map { $0 / (1 + Foundation.exp(-1.702 * $0)) } }
+    public func relu() -> Tensor { map { Swift.max($0, 0) } }
+    public func tanh() -> Tensor { map { Foundation.tanh($0) } }
+
+    /// Adds `bias[c]` to every element of channel `c` of an NCHW tensor (`x + b[None, :, None, None]`).
+    public func addingChannelBias(_ bias: Tensor) -> Tensor {
+        let (n, c) = (shape[0], shape[1])
+        let hw = count / (n * c)
+        precondition(bias.count == n * c || bias.count == c)
+        var out = self
+        out.data.withUnsafeMutableBufferPointer { o in
+            bias.data.withUnsafeBufferPointer { b in
+                for i in 0..<(n * c) {
+                    let v = b.count == c ? b[i % c] : b[i]
+                    let base = i * hw
+                    for j in 0..<hw { o[base + j] += v }
+                }
+            }
+        }
+        return out
+    }
+
+    /// `torch.cat(tensors, dim=1)` for tensors of equal batch size.
+    public static func concatChannels(_ parts: [Tensor]) -> Tensor {
+        let n = parts[0].shape[0]
+        let rest = parts[0].shape.dropFirst(2)
+        let channels = parts.map { $0.shape[1] }.reduce(0, +)
+        var outShape = [n, channels]
+        outShape.append(contentsOf: rest)
+        return Tensor(uninitializedShape: outShape) { o in
+            var offset = 0
+            for b in 0..<n {
+                for p in parts {
+                    let per = p.count / n
+                    p.data.withUnsafeBufferPointer { src in
+                        o.baseAddress!.advanced(by: offset).update(from: src.baseAddress!.advanced(by: b * per), count: per)
+                    }
+                    offset += per
+                }
+            }
+        }
+    }
+
+    /// `torch.cat(tensors, dim=0)`.
+    public static func concatBatch(_ parts: [Tensor]) -> Tensor {
+        var shape = parts[0].shape
+        shape[0] = parts.map { $0.shape[0] }.reduce(0, +)
+        var data = [Float]()
+        data.reserveCapacity(shape.reduce(1, *))
+        for p in parts { data.append(contentsOf: p.data) }
+        return Tensor(shape: shape, data: data)
+    }
+
+    /// Splits along dimension 0 into `parts` equal pieces (`tensor.chunk(parts)`).
+    public func chunkBatch(_ parts: Int) -> [Tensor] {
+        let per = count / parts
+        var shape = self.shape
+        shape[0] /= parts
+        return (0..<parts).map { i in Tensor(shape: shape, data: Array(data[(i * per)..<((i + 1) * per)])) }
+    }
+
+    /// `x.permute(0, 2, 1)` for a rank-3 tensor: `[B, A, C]` → `[B, C, A]`.
+    /// Used to move between NCHW feature maps and `[B, HW, C]` token sequences.
+    public func transposedLast2() -> Tensor {
+        let (b, a, c) = (shape[0], shape[1], shape[2])
+        return Tensor(uninitializedShape: [b, c, a]) { o in
+            data.withUnsafeBufferPointer { x in
+                for n in 0..<b {
+                    let base = n * a * c
+                    // Blocked transpose for cache friendliness.
+                    let block = 32
+                    for i0 in stride(from: 0, to: a, by: block) {
+                        for j0 in stride(from: 0, to: c, by: block) {
+                            for i in i0..<Swift.min(a, i0 + block) {
+                                for j in j0..<Swift.min(c, j0 + block) {
+                                    o[base + j * a + i] = x[base + i * c + j]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `F.interpolate(x, size=(outH, outW), mode="nearest")` for NCHW: source index `floor(dst · in / out)`.
+    public func upsampleNearest(height outH: Int, width outW: Int) -> Tensor {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let sh = Float(h) / Float(outH), sw = Float(w) / Float(outW)
+        let srcY = (0..<outH).map { Swift.min(Int((Float($0) * sh).rounded(.down)), h - 1) }
+        let srcX = (0..<outW).map { Swift.min(Int((Float($0) * sw).rounded(.down)), w - 1) }
+        return Tensor(uninitializedShape: [n, c, outH, outW]) { o in
+            data.withUnsafeBufferPointer { x in
+                parallelFor(n * c) { p in
+                    let src = p * h * w, dst = p * outH * outW
+                    for y in 0..<outH {
+                        let row = src + srcY[y] * w
+                        for xo in 0..<outW { o[dst + y * outW + xo] = x[row + srcX[xo]] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Largest absolute difference to another tensor of the same shape.
+    public func maxAbsDifference(_ other: Tensor) -> Float {
+        precondition(shape == other.shape, "compare: \(shape) vs \(other.shape)")
+        var m: Float = 0
+        for i in 0..<count { m = Swift.max(m, abs(data[i] - other.data[i])) }
+        return m
+    }
+}

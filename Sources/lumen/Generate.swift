@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import LumenImageIO
+import LumenPipelines
+import LumenSchedulers
+import LumenTensor
+
+extension SchedulerKind: ExpressibleByArgument {}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Generate pictures from a prompt.")
+
+    @Argument(help: "The prompt (or use --prompt).") var positionalPrompt: String?
+    @Option(name: [.short, .long], help: "The prompt.") var prompt: String?
+    @Option(name: [.customShort("m"), .long], help: "A diffusers folder or a single-file .safetensors checkpoint (default: the built-in model).")
+    var model: String?
+    @Option(name: .long, help: "What to avoid.") var negativePrompt: String = ""
+    @Option(name: [.customShort("W"), .long], help: "Width in pixels (multiple of 8).") var width: Int?
+    @Option(name: [.customShort("H"), .long], help: "Height in pixels (multiple of 8).") var height: Int?
+    @Option(name: .long, help: "Denoising steps.") var steps: Int?
+    @Option(name: [.customShort("g"), .long, .customLong("cfg-scale")], help: "Classifier-free guidance scale (≤ 1 disables guidance).")
+    var guidance: Float = 7.5
+    @Option(name: .long, help: "Sampler: \(SchedulerKind.allCases.map(\.rawValue).joined(separator: "|")) (default: the model's own).")
+    var scheduler: SchedulerKind?
+    @Option(name: [.short, .long], help: "Random seed (default: random).") var seed: UInt64?
+    @Option(name: [.short, .long, .customLong("batch-count")], help: "Number of pictures.") var n: Int = 1
+    @Option(name: .long, help: "A TAESD (AutoencoderTiny) folder to decode with instead of the VAE.") var decoder: String?
+    @Option(name: .long, help: "Tokenizer folder for single-file checkpoints.") var tokenizer: String?
+    @Option(name: .long, help: "Weights variant to prefer (e.g. fp16).") var variant: String?
+    @Option(name: .long, help: "Text-encoder layers to skip from the end.") var clipSkip: Int = 0
+    @Option(name: [.short, .long], help: "Output PNG file ('-' for stdout); numbered when n > 1.") var output: String = "output.png"
+    @Flag(name: [.short, .long], help: "No progress output.") var quiet = false
+    @Flag(name: .long, help: "Verbose logging.") var verbose = false
+
+    func validate() throws {
+        if positionalPrompt != nil && prompt != nil { throw ValidationError("give the prompt either as an argument or with --prompt, not both") }
+        if positionalPrompt == nil && prompt == nil { throw ValidationError("a prompt is required") }
+        if n < 1 || n > 16 { throw ValidationError("--n must be between 1 and 16") }
+        if output == "-" && n > 1 { throw ValidationError("--output - writes one picture; use a file name with --n > 1") }
+        if let w = width, w <= 0 || w % 8 != 0 { throw ValidationError("--width \(w) must be a positive multiple of 8") }
+        if let h = height, h <= 0 || h % 8 != 0 { throw ValidationError("--height \(h) must be a positive multiple of 8") }
+        if let s = steps, s < 1 || s > 1000 { throw ValidationError("--steps must be between 1 and 1000") }
+    }
+
+    func run() throws {
+        bootstrapLogging(verbose: verbose)
+        try reportingErrors {
+            guard let modelPath = model ?? defaultModelPath() else {
+                throw ValidationError("no --model given and the built-in model (models/tiny-sd) was not found")
+            }
+            let started = Date()
+            let pipeline = try PipelineLoader.load(path: modelPath, decoder: decoder, variant: variant, tokenizer: tokenizer)
+            var request = GenerationRequest(prompt: prompt ?? positionalPrompt ?? "")
+            request.negativePrompt = negativePrompt
+            request.width = width
+            request.height = height
+            request.steps = steps ?? 20
+            request.guidanceScale = guidance
+            request.seed = seed ?? UInt64.random(in: 0..<(1 << 32))
+            request.imageCount = n
+            request.scheduler = scheduler
+            request.clipSkip = clipSkip
+            _ = try pipeline.validate(request)
+            let dropped = pipeline.tokenizer.truncatedCount(request.prompt)
+            if dropped > 0 { printError("warning: the prompt is too long; its last \(dropped) tokens were ignored") }
+
+            let bar = ProgressBar(quiet: quiet)
+            let images = try pipeline.generate(request) { p in
+                if p.stage == .denoising { bar.update(label: "step", step: p.step, total: p.totalSteps) }
+                return true
+            }
+            let size = (request.width ?? pipeline.defaultSize, request.height ?? pipeline.defaultSize)
+            let sampler = request.scheduler ?? pipeline.defaultScheduler
+            var parameters = request.prompt
+            if !request.negativePrompt.isEmpty { parameters += "\nNegative prompt: \(request.negativePrompt)" }
+            parameters += "\nSteps: \(request.steps), Sampler: \(sampler.a1111Name), CFG scale: \(formatNumber(request.guidanceScale)), "
+                + "Seed: \(request.seed), Size: \(size.0)x\(size.1), Model: \(pipeline.name)"
+            if request.clipSkip > 0 { parameters += ", Clip skip: \(request.clipSkip + 1)" }
+            parameters += ", Version: Lumen \(Lumen.version)"
+            for (i, image) in images.enumerated() {
+                let png = try PNGEncoder.encode(width: image.width, height: image.height, pixels: image.pixels,
+                                                text: [("parameters", parameters), ("Software", "Lumen \(Lumen.version)")])
+                if output == "-" {
+                    FileHandle.standardOutput.write(png)
+                } else {
+                    let path = Self.numberedPath(output, index: i, count: images.count)
+                    do {
+                        try png.write(to: URL(fileURLWithPath: path), options: .atomic)
+                    } catch {
+                        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+                    }
+                    if !quiet { printError("wrote \(path)") }
+                }
+            }
+            bar.finish("done in \(String(format: "%.2f", Date().timeIntervalSince(started)))s (seed \(request.seed))")
+        }
+    }
+
+    /// `out.png` → `out-1.png`, `out-2.png`, … when several pictures are written.
+    static func numberedPath(_ path: String, index: Int, count: Int) -> String {
+        guard count > 1 else { return path }
+        let url = URL(fileURLWithPath: path)
+        let ext = url.pathExtension.isEmpty ? "png" : url.pathExtension
+        let stem = url.deletingPathExtension().path
+        return "\(stem)-\(index + 1).\(ext)"
+    }
+}
+
+func formatNumber(_ v: Float) -> String {
+    v == v.rounded() ? String(format: "%.1f", v) : String(v)
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct Lumen: ParsableCommand {
+    static let version = "0.1.0"
+    static let configuration = CommandConfiguration(
+        commandName: "lumen",
+        abstract: "Lumen: fast, self-hostable text-to-image.",
+        version: version,
+        subcommands: [Generate.self, Inspect.self, Bench.self])
+}
+
+/// Writes a line to standard error (stdout may carry image bytes).
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Runs `body`, turning any thrown error into a clear message on stderr and exit status 1.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as CleanExit {
+        throw e
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode.failure
+    }
+}
+
+func bootstrapLogging(verbose: Bool) {
+    LoggingSystem.bootstrap { label in
+        var h = StreamLogHandler.standardError(label: label)
+        h.logLevel = verbose ? .debug : .warning
+        return h
+    }
+}
+
+/// Where the built-in model lives: `$LUMEN_MODEL`, else `models/tiny-sd` under the current folder
+/// or above the executable (so `.build/release/lumen` finds the repository's copy).
+func defaultModelPath() -> String? {
+    if let env = ProcessInfo.processInfo.environment["LUMEN_MODEL"], !env.isEmpty { return env }
+    let relative = "models/tiny-sd"
+    var candidates = [FileManager.default.currentDirectoryPath + "/" + relative]
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<5 {
+        candidates.append(dir.path + "/" + relative)
+        dir.deleteLastPathComponent()
+    }
+    return candidates.first { FileManager.default.fileExists(atPath: $0 + "/model_index.json") }
+}

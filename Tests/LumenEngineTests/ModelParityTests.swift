@@ -1,0 +1,74 @@
+import Foundation
+import LumenModels
+import LumenPipelines
+import LumenTensor
+import LumenTokenizers
+import LumenWeights
+import Testing
+
+/// Per-component parity with diffusers/transformers on the tiny random models (fp32, ≤ 1e-4).
+@Suite struct ModelParityTests {
+    static let kinds = ["sd1", "sd2"]
+
+    @Test(arguments: kinds) func tokenizerMatchesTransformers(kind: String) throws {
+        let tok = try CLIPTokenizer(directory: Fixtures.path("tiny-\(kind)/tokenizer"))
+        let fixture = try #require(Fixtures.json("tokenizer-\(kind).json") as? [String: Any])
+        let texts = try #require(fixture["texts"] as? [String])
+        let ids = try #require(fixture["ids"] as? [[Int]])
+        for (text, expected) in zip(texts, ids) {
+            #expect(tok.encode(text) == expected, "text: \(text)")
+        }
+    }
+
+    @Test(arguments: kinds) func textEncoderMatchesTransformers(kind: String) throws {
+        let pipeline = try PipelineLoader.load(path: Fixtures.path("tiny-\(kind)"))
+        let t = try Fixtures.tensors("text-\(kind)")
+        let idTensor = try #require(t["ids"])
+        let rows = idTensor.shape[0], len = idTensor.shape[1]
+        let ids = (0..<rows).map { r in (0..<len).map { Int(idTensor.data[r * len + $0]) } }
+        let last = try pipeline.textEncoder(ids)
+        #expect(maxError(last, try #require(t["last"])) <= 1e-4)
+        let penultimate = try pipeline.textEncoder(ids, skipLayers: 1)
+        #expect(maxError(penultimate, try #require(t["penultimate"])) <= 1e-4)
+    }
+
+    @Test(arguments: ["sd1-even", "sd1-odd", "sd2-even", "sd2-odd"]) func unetMatchesDiffusers(name: String) throws {
+        let kind = String(name.prefix(3))
+        let pipeline = try PipelineLoader.load(path: Fixtures.path("tiny-\(kind)"))
+        let t = try Fixtures.tensors("unet-\(name)")
+        let out = try pipeline.unet(try #require(t["sample"]), timestep: t["timestep"]!.data[0], context: try #require(t["context"]))
+        let err = maxError(out, try #require(t["output"]))
+        #expect(err <= 1e-4, "max abs error \(err)")
+    }
+
+    @Test(arguments: kinds) func vaeMatchesDiffusers(kind: String) throws {
+        let store = WeightStore(component: "vae", files: try DiffusersLayout(root: Fixtures.path("tiny-\(kind)")).openWeights("vae"))
+        let vae = AutoencoderKL(store.root, config: try AutoencoderKLConfig(JSONConfig(path: Fixtures.path("tiny-\(kind)/vae/config.json"))))
+        try store.finish()
+        let t = try Fixtures.tensors("vae-\(kind)")
+        #expect(maxError(vae.decode(t["latents"]!), t["decoded"]!) <= 1e-4)
+        let (mean, logvar) = vae.encode(t["image"]!)
+        #expect(maxError(mean, t["mean"]!) <= 1e-4)
+        #expect(maxError(logvar, t["logvar"]!) <= 1e-4)
+    }
+
+    @Test func tinyAutoencoderMatchesDiffusers() throws {
+        let taesd = try PipelineLoader.loadTinyAutoencoder(folder: Fixtures.path("tiny-taesd"))
+        let t = try Fixtures.tensors("taesd")
+        #expect(maxError(taesd.decode(t["latents"]!), t["decoded"]!) <= 1e-4)
+        #expect(maxError(taesd.encode(t["image"]!), t["encoded"]!) <= 1e-4)
+    }
+
+    @Test func torchRandomMatchesTorch() throws {
+        let t = try Fixtures.tensors("rng")
+        for (seed, sizes) in [(UInt64(0), [1, 5, 15, 16, 17, 100]), (42, [256, 3, 33]), ((1 << 32) + 7, [64])] {
+            var random = TorchRandomSource(seed: seed)
+            for (i, n) in sizes.enumerated() {
+                let expected = try #require(t["seed\(seed)_\(i)_\(n)"])
+                let got = random.randn([n])
+                let err = maxError(got, expected)
+                #expect(err <= 1e-6, "seed \(seed) draw \(i) (n=\(n)): max error \(err)")
+            }
+        }
+    }
+}

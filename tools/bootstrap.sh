@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Lumen builds against (OpenBLAS, libpng + zlib, pkg-config).
+# Swift 6 itself is expected on PATH (swift.org toolchain).
+set -euo pipefail
+packages=(libopenblas-dev libpng-dev zlib1g-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi
+command -v swift >/dev/null || { echo "error: swift not found on PATH (install Swift 6 from swift.org)" >&2; exit 1; }

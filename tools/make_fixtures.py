@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Builds tiny random Stable Diffusion components with diffusers/transformers (seeded) and writes
+them with reference inputs and outputs under Tests/LumenEngineTests/Fixtures, plus the built-in
+tiny pipeline under models/tiny-sd. Run from the repository root inside a virtualenv with
+`pip install torch diffusers transformers safetensors numpy`:
+
+    python tools/make_fixtures.py
+
+The Swift tests compare Lumen against these outputs; CI only reads the committed files.
+"""
+import json
+import os
+import shutil
+
+import numpy as np
+import torch
+from diffusers import (AutoencoderKL, AutoencoderTiny, DDIMScheduler, DPMSolverMultistepScheduler,
+                       EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, LCMScheduler,
+                       StableDiffusionPipeline, UNet2DConditionModel)
+from safetensors.torch import save_file
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIX = os.path.join(ROOT, "Tests", "LumenEngineTests", "Fixtures")
+torch.set_num_threads(2)
+
+CORPUS = """a photo of a red cube on a sandy beach at golden hour with long soft shadows
+a small blue metal sphere behind a large green rubber cylinder in a snowy forest
+watercolor painting of mountains reflected in a calm lake under a starry night sky
+concept art of a glass torus glowing with warm light, pixel art, pencil sketch of dunes
+the quick brown fox jumps over the lazy dog; it's 2 o'clock and we're done 123 !!"""
+
+
+def byte_encoder():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+def make_tokenizer(path, pad_token, merges_count=300):
+    """A CLIP-format BPE vocabulary learned on a small corpus (merges by pair frequency)."""
+    import re
+    enc = byte_encoder()
+    words = re.findall(r"'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|[^\s\w]+", CORPUS.lower())
+    seqs = {}
+    for w in words:
+        sym = tuple(enc[b] for b in w.encode("utf-8"))
+        sym = sym[:-1] + (sym[-1] + "</w>",)
+        seqs[sym] = seqs.get(sym, 0) + 1
+    merges = []
+    for _ in range(merges_count):
+        pairs = {}
+        for s, c in seqs.items():
+            for a, b in zip(s, s[1:]):
+                pairs[(a, b)] = pairs.get((a, b), 0) + c
+        if not pairs:
+            break
+        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        merges.append(best)
+        new = {}
+        for s, c in seqs.items():
+            out, i = [], 0
+            while i < len(s):
+                if i + 1 < len(s) and (s[i], s[i + 1]) == best:
+                    out.append(s[i] + s[i + 1]); i += 2
+                else:
+                    out.append(s[i]); i += 1
+            new[tuple(out)] = c
+        seqs = new
+    chars = [enc[b] for b in range(256)]
+    vocab_list = chars + [c + "</w>" for c in chars] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {}
+    for t in vocab_list:
+        if t not in vocab:
+            vocab[t] = len(vocab)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "vocab.json"), "w") as f:
+        json.dump(vocab, f, ensure_ascii=False)
+    with open(os.path.join(path, "merges.txt"), "w") as f:
+        f.write("#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n")
+    tok = CLIPTokenizer(os.path.join(path, "vocab.json"), os.path.join(path, "merges.txt"), pad_token=pad_token,
+                        model_max_length=77)
+    tok.save_pretrained(path)
+    return CLIPTokenizer.from_pretrained(path)
+
+
+def save(name, tensors, meta=None):
+    os.makedirs(FIX, exist_ok=True)
+    out = {k: v.detach().to(torch.float32).contiguous() for k, v in tensors.items()}
+    save_file(out, os.path.join(FIX, name + ".safetensors"), metadata={"meta": json.dumps(meta or {})})
+
+
+def tiny_components(kind, seed):
+    sd2 = kind == "sd2"
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(16, 32), layers_per_block=2, sample_size=16, in_channels=4, out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D") if not sd2 else ("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D") if not sd2 else ("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=24, norm_num_groups=4, attention_head_dim=2 if not sd2 else (2, 4),
+        use_linear_projection=sd2, upcast_attention=sd2)
+    torch.manual_seed(seed + 1)
+    vae = AutoencoderKL(block_out_channels=[8, 16], in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                        norm_num_groups=4, layers_per_block=1)
+    torch.manual_seed(seed + 2)
+    tok_dir = os.path.join(FIX, "tmp-tokenizer-" + kind)
+    tokenizer = make_tokenizer(tok_dir, "!" if sd2 else "<|endoftext|>")
+    text = CLIPTextModel(CLIPTextConfig(hidden_size=24, intermediate_size=37, num_attention_heads=4,
+                                        num_hidden_layers=3, vocab_size=len(tokenizer), max_position_embeddings=77,
+                                        hidden_act="gelu" if sd2 else "quick_gelu", bos_token_id=tokenizer.bos_token_id,
+                                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
+    for m in (unet, vae, text):
+        m.eval()
+        # Random weights with larger norms than the default init, so that every layer matters.
+        with torch.no_grad():
+            for p in m.parameters():
+                p.add_(torch.randn_like(p) * 0.02)
+    common = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
+                  prediction_type="v_prediction" if sd2 else "epsilon")
+    if sd2:
+        scheduler = DDIMScheduler(clip_sample=False, set_alpha_to_one=False, **common)
+    else:
+        scheduler = EulerDiscreteScheduler(timestep_spacing="leading", **common)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    return pipe, tok_dir
+
+
+def scheduler_from(name, config):
+    if name == "euler":
+        return EulerDiscreteScheduler.from_config(config)
+    if name == "euler-a":
+        return EulerAncestralDiscreteScheduler.from_config(config)
+    if name == "dpm++2m":
+        return DPMSolverMultistepScheduler.from_config(config)
+    if name == "dpm++2m-karras":
+        return DPMSolverMultistepScheduler.from_config(config, use_karras_sigmas=True)
+    if name == "ddim":
+        return DDIMScheduler.from_config(config)
+    if name == "lcm":
+        return LCMScheduler.from_config(config)
+    raise ValueError(name)
+
+
+@torch.no_grad()
+def main():
+    cases = []
+    # --- torch RNG ---------------------------------------------------------------------------
+    rng = {}
+    for seed, sizes in [(0, [1, 5, 15, 16, 17, 100]), (42, [256, 3, 33]), (2**32 + 7, [64])]:
+        g = torch.Generator("cpu").manual_seed(seed)
+        for i, n in enumerate(sizes):
+            rng[f"seed{seed}_{i}_{n}"] = torch.randn((n,), generator=g)
+    save("rng", rng)
+
+    for kind, seed in [("sd1", 0), ("sd2", 10)]:
+        pipe, tok_dir = tiny_components(kind, seed)
+        folder = os.path.join(FIX, "tiny-" + kind)
+        shutil.rmtree(folder, ignore_errors=True)
+        pipe.save_pretrained(folder)
+        if kind == "sd2":
+            # transformers 5 saves only tokenizer.json; keep the classic vocab.json + merges.txt form
+            # in this fixture so both formats are tested.
+            os.remove(os.path.join(folder, "tokenizer", "tokenizer.json"))
+            for name in ["vocab.json", "merges.txt"]:
+                shutil.copy(os.path.join(tok_dir, name), os.path.join(folder, "tokenizer", name))
+        shutil.rmtree(tok_dir)
+        # Reference outputs come from the pipeline as loaded from disk: that is what Lumen reads
+        # (an in-memory scheduler config also remembers which fields were defaults).
+        pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None)
+        tok = pipe.tokenizer
+        base_config = dict(pipe.scheduler.config)
+        # --- tokenizer -----------------------------------------------------------------------
+        texts = ["a photo of a red cube", "A  Photo\tof   THE lake, at 12:30!!", "it's we're they'll", "",
+                 "café naïve — ünïcödé 東京", "watercolor " * 40, "<|endoftext|> hi", "mountains'reflections...?"]
+        ids = [tok(t, padding="max_length", max_length=tok.model_max_length, truncation=True).input_ids for t in texts]
+        with open(os.path.join(FIX, f"tokenizer-{kind}.json"), "w") as f:
+            json.dump({"texts": texts, "ids": ids}, f, ensure_ascii=False)
+        # --- text encoder --------------------------------------------------------------------
+        input_ids = torch.tensor(ids[:3])
+        out = pipe.text_encoder(input_ids, output_hidden_states=True)
+        penultimate = pipe.text_encoder.final_layer_norm(out.hidden_states[-2])
+        save(f"text-{kind}", {"ids": input_ids.float(), "last": out.last_hidden_state, "penultimate": penultimate})
+        # --- unet ------------------------------------------------------------------------------
+        torch.manual_seed(100)
+        for name, (h, w) in [("even", (8, 8)), ("odd", (7, 9))]:
+            sample = torch.randn(2, 4, h, w)
+            ctx = torch.randn(2, 77, 24)
+            t = torch.tensor(917.0)
+            pred = pipe.unet(sample, t, encoder_hidden_states=ctx).sample
+            save(f"unet-{kind}-{name}", {"sample": sample, "context": ctx, "timestep": t.reshape(1), "output": pred})
+        # --- vae -------------------------------------------------------------------------------
+        z = torch.randn(1, 4, 6, 5)
+        img = torch.rand(1, 3, 12, 10) * 2 - 1
+        dist = pipe.vae.encode(img).latent_dist
+        save(f"vae-{kind}", {"latents": z, "decoded": pipe.vae.decode(z).sample, "image": img,
+                             "mean": dist.mean, "logvar": dist.logvar})
+        # --- end to end --------------------------------------------------------------------------
+        for sched in ["euler", "euler-a", "dpm++2m", "dpm++2m-karras", "ddim", "lcm"]:
+            for guidance in [1.0, 5.0]:
+                pipe.scheduler = scheduler_from(sched, base_config)
+                seed_ = 1234
+                h, w = (24, 16) if kind == "sd1" else (16, 24)
+                prompt, neg = "a red cube on a sandy beach", "blurry"
+                res = pipe(prompt, negative_prompt=neg, num_inference_steps=2, guidance_scale=guidance, height=h,
+                           width=w, generator=torch.Generator("cpu").manual_seed(seed_), output_type="np",
+                           num_images_per_prompt=2 if sched == "euler-a" else 1)
+                name = f"e2e-{kind}-{sched}-g{int(guidance)}"
+                save(name, {"image": torch.from_numpy(res.images).permute(0, 3, 1, 2)},
+                     {"prompt": prompt, "negative_prompt": neg, "steps": 2, "guidance": guidance, "seed": seed_,
+                      "height": h, "width": w, "scheduler": sched, "n": res.images.shape[0]})
+        # injected latents
+        pipe.scheduler = scheduler_from("dpm++2m", base_config)
+        lat = torch.randn(1, 4, 8, 4)
+        res = pipe("mountains at night", num_inference_steps=2, guidance_scale=3.0, height=16, width=8,
+                   latents=lat, output_type="np")
+        save(f"e2e-{kind}-latents", {"latents": lat, "image": torch.from_numpy(res.images).permute(0, 3, 1, 2)},
+             {"prompt": "mountains at night", "steps": 2, "guidance": 3.0, "height": 16, "width": 8, "scheduler": "dpm++2m"})
+
+    # --- TAESD ---------------------------------------------------------------------------------
+    torch.manual_seed(7)
+    tiny = AutoencoderTiny(encoder_block_out_channels=(8, 8, 8), decoder_block_out_channels=(8, 8, 8),
+                           num_encoder_blocks=(1, 2, 1), num_decoder_blocks=(1, 2, 1), latent_channels=4)
+    tiny.eval()
+    folder = os.path.join(FIX, "tiny-taesd")
+    shutil.rmtree(folder, ignore_errors=True)
+    tiny.save_pretrained(folder)
+    z = torch.randn(1, 4, 5, 6)
+    img = torch.rand(1, 3, 16, 12) * 2 - 1
+    save("taesd", {"latents": z, "decoded": tiny.decode(z).sample, "image": img, "encoded": tiny.encode(img).latents})
+
+    # --- analytic scheduler loops (diffusers tests/schedulers) ---------------------------------
+    sched_cases = []
+    base = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)
+    variants = []
+    for sched in ["euler", "euler-a", "dpm++2m", "dpm++2m-karras", "ddim", "lcm"]:
+        extra = dict(clip_sample=False) if sched in ["ddim", "lcm"] else {}
+        for spacing in ["leading", "trailing", "linspace"]:
+            for pred in ["epsilon", "v_prediction"]:
+                variants.append((sched, dict(base, timestep_spacing=spacing, prediction_type=pred, steps_offset=1, **extra), 6 if sched != "lcm" else 4))
+    variants.append(("euler", dict(beta_schedule="linear", timestep_spacing="linspace"), 10))
+    variants.append(("ddim", dict(beta_schedule="linear", clip_sample=True, timestep_spacing="trailing"), 3))
+    variants.append(("dpm++2m", dict(base, timestep_spacing="linspace"), 20))
+    tensors = {}
+    for i, (sched, cfg, steps) in enumerate(variants):
+        s = scheduler_from(sched, dict(cfg))
+        s.set_timesteps(steps)
+        g = torch.Generator("cpu").manual_seed(i)
+        sample = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4) / 96.0 - 0.5
+        sample = sample * s.init_noise_sigma
+        for t in s.timesteps:
+            x = s.scale_model_input(sample, t)
+            out = x * float(t) / (float(t) + 1)
+            sample = s.step(out, t, sample, generator=g).prev_sample
+        tensors[f"case{i}"] = sample
+        sched_cases.append({"scheduler": sched, "config": cfg, "steps": steps, "seed": i,
+                            "timesteps": [float(t) for t in s.timesteps],
+                            "sigmas": [float(x) for x in s.sigmas] if hasattr(s, "sigmas") and sched not in ["ddim", "lcm"] else None})
+    save("schedulers", tensors)
+    with open(os.path.join(FIX, "schedulers.json"), "w") as f:
+        json.dump(sched_cases, f)
+
+    # The built-in model until our own ships: the tiny SD1 pipeline.
+    dest = os.path.join(ROOT, "models", "tiny-sd")
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(os.path.join(FIX, "tiny-sd1"), dest)
+    print("fixtures written to", FIX)
+
+
+if __name__ == "__main__":
+    main()
