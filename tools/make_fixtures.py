@@ -274,5 +274,178 @@ def main():
     print("fixtures written to", FIX)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not os.environ.get("LUMEN_SINGLE_FILE_ONLY"):
     main()
+    make_single_file("sd1", 300)
+    make_single_file("sd2", 400)
+
+
+# --- single-file LDM checkpoints ------------------------------------------------------------------
+RESNET_TO_LDM = {"norm1": "in_layers.0", "conv1": "in_layers.2", "norm2": "out_layers.0", "conv2": "out_layers.3",
+                 "time_emb_proj": "emb_layers.1", "conv_shortcut": "skip_connection"}
+
+
+def unet_to_ldm(sd, lpb, up_has_attention):
+    out = {}
+    for k, v in sd.items():
+        p = k.split(".")
+        def res(rest):
+            return RESNET_TO_LDM.get(rest[0], rest[0]) + ("." + ".".join(rest[1:]) if len(rest) > 1 else "")
+        if p[0] == "time_embedding":
+            n = {"linear_1": "time_embed.0", "linear_2": "time_embed.2"}[p[1]] + "." + p[2]
+        elif p[0] in ("conv_in",):
+            n = "input_blocks.0.0." + p[1]
+        elif p[0] == "conv_norm_out":
+            n = "out.0." + p[1]
+        elif p[0] == "conv_out":
+            n = "out.2." + p[1]
+        elif p[0] == "down_blocks":
+            b = int(p[1])
+            if p[2] == "resnets":
+                n = f"input_blocks.{1 + b * (lpb + 1) + int(p[3])}.0." + res(p[4:])
+            elif p[2] == "attentions":
+                n = f"input_blocks.{1 + b * (lpb + 1) + int(p[3])}.1." + ".".join(p[4:])
+            else:
+                n = f"input_blocks.{1 + b * (lpb + 1) + lpb}.0.op." + ".".join(p[5:])
+        elif p[0] == "mid_block":
+            if p[1] == "resnets":
+                n = f"middle_block.{0 if p[2] == '0' else 2}." + res(p[3:])
+            else:
+                n = "middle_block.1." + ".".join(p[3:])
+        elif p[0] == "up_blocks":
+            b = int(p[1])
+            if p[2] == "resnets":
+                n = f"output_blocks.{b * (lpb + 1) + int(p[3])}.0." + res(p[4:])
+            elif p[2] == "attentions":
+                n = f"output_blocks.{b * (lpb + 1) + int(p[3])}.1." + ".".join(p[4:])
+            else:
+                n = f"output_blocks.{b * (lpb + 1) + lpb}.{2 if up_has_attention[b] else 1}.conv." + ".".join(p[5:])
+        else:
+            raise KeyError(k)
+        out["model.diffusion_model." + n] = v
+    return out
+
+
+def vae_to_ldm(sd, levels):
+    out = {}
+    for k, v in sd.items():
+        p = k.split(".")
+        side = p[0]
+        if side in ("quant_conv", "post_quant_conv"):
+            out["first_stage_model." + k] = v
+            continue
+        q = p[1:]
+        if q[0] == "conv_norm_out":
+            n = ["norm_out"] + q[1:]
+        elif q[0] in ("down_blocks", "up_blocks"):
+            i = int(q[1])
+            kind = "down" if q[0] == "down_blocks" else "up"
+            idx = i if kind == "down" else levels - 1 - i
+            if q[2] == "resnets":
+                rest = ["nin_shortcut" if x == "conv_shortcut" else x for x in q[4:]]
+                n = [kind, str(idx), "block", q[3]] + rest
+            else:
+                n = [kind, str(idx), "downsample" if kind == "down" else "upsample"] + q[4:]
+        elif q[0] == "mid_block":
+            if q[1] == "resnets":
+                n = ["mid", "block_1" if q[2] == "0" else "block_2"] + ["nin_shortcut" if x == "conv_shortcut" else x for x in q[3:]]
+            else:
+                name = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out": "proj_out"}[q[3]]
+                rest = q[5:] if q[3] == "to_out" else q[4:]
+                n = ["mid", "attn_1", name] + rest
+                if name != "norm" and rest[-1] == "weight":
+                    v = v.reshape(*v.shape, 1, 1)
+        else:
+            n = q
+        out["first_stage_model." + side + "." + ".".join(n)] = v
+    return out
+
+
+def clip_to_open_clip(sd, extra_layer):
+    out = {}
+    layers = {}
+    for k, v in sd.items():
+        k = k[len("text_model."):] if k.startswith("text_model.") else k
+        p = k.split(".")
+        if k == "embeddings.token_embedding.weight":
+            out["token_embedding.weight"] = v
+        elif k == "embeddings.position_embedding.weight":
+            out["positional_embedding"] = v
+        elif p[0] == "final_layer_norm":
+            out["ln_final." + p[1]] = v
+        elif p[0] == "encoder":
+            i, rest = int(p[2]), p[3:]
+            base = f"transformer.resblocks.{i}."
+            if rest[0] in ("layer_norm1", "layer_norm2"):
+                out[base + ("ln_1." if rest[0] == "layer_norm1" else "ln_2.") + rest[1]] = v
+            elif rest[0] == "mlp":
+                out[base + "mlp." + ("c_fc." if rest[1] == "fc1" else "c_proj.") + rest[2]] = v
+            elif rest[1] == "out_proj":
+                out[base + "attn.out_proj." + rest[2]] = v
+            else:
+                layers.setdefault((i, rest[2]), {})[rest[1]] = v
+    for (i, leaf), qkv in layers.items():
+        out[f"transformer.resblocks.{i}.attn.in_proj_{leaf}"] = torch.cat([qkv["q_proj"], qkv["k_proj"], qkv["v_proj"]])
+    # SD2 checkpoints carry one more block than diffusers uses (penultimate-layer conditioning).
+    n = 1 + max(i for i, _ in layers)
+    for k in list(out):
+        if k.startswith("transformer.resblocks.0."):
+            out[k.replace("resblocks.0.", f"resblocks.{n}.")] = torch.randn_like(out[k])
+    out["text_projection"] = torch.randn(sd["text_model.embeddings.token_embedding.weight" if "text_model.embeddings.token_embedding.weight" in sd else "embeddings.token_embedding.weight"].shape[1], 8)
+    return {"cond_stage_model.model." + k: v for k, v in out.items()}
+
+
+@torch.no_grad()
+def make_single_file(kind, seed):
+    """A tiny checkpoint whose shapes follow SD's own rules (GroupNorm 32, SD1: 8 heads,
+    SD2: 64-wide heads, CLIP: 64-wide heads), saved in LDM naming as fp16, with reference outputs."""
+    from diffusers.loaders.single_file_utils import convert_ldm_unet_checkpoint, convert_ldm_vae_checkpoint
+    sd2 = kind == "sd2"
+    torch.manual_seed(seed)
+    ctx_dim = 1024 if sd2 else 768
+    unet = UNet2DConditionModel(block_out_channels=(64, 64) if sd2 else (32, 64), layers_per_block=1, sample_size=8,
+                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=ctx_dim,
+                                attention_head_dim=[1, 1] if sd2 else 8, use_linear_projection=sd2)
+    vae = AutoencoderKL(block_out_channels=[32, 32], latent_channels=4, layers_per_block=1,
+                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2)
+    text = CLIPTextModel(CLIPTextConfig(hidden_size=ctx_dim // 16, intermediate_size=48, num_attention_heads=ctx_dim // 16 // 64 or 1,
+                                        num_hidden_layers=2, vocab_size=705, hidden_act="gelu" if sd2 else "quick_gelu"))
+    for m in (unet, vae, text):
+        m.eval()
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    # Round through fp16 so the fp32 references match the stored weights exactly.
+    for m in (unet, vae, text):
+        for p in m.parameters():
+            p.copy_(p.half().float())
+    ldm = {}
+    ldm.update(unet_to_ldm(unet.state_dict(), 1, [False, True]))
+    ldm.update(vae_to_ldm(vae.state_dict(), 2))
+    tsd = text.state_dict()
+    if sd2:
+        ldm.update(clip_to_open_clip(tsd, True))
+    else:
+        ldm.update({"cond_stage_model.transformer." + (k if k.startswith("text_model.") else "text_model." + k): v for k, v in tsd.items()})
+    # The LDM file must convert back exactly with diffusers' own converters.
+    back = convert_ldm_unet_checkpoint(ldm, dict(unet.config))
+    assert set(back) == set(unet.state_dict()), set(back) ^ set(unet.state_dict())
+    assert all(torch.equal(back[k], v) for k, v in unet.state_dict().items())
+    vback = convert_ldm_vae_checkpoint(ldm, dict(vae.config))
+    assert set(vback) == set(vae.state_dict()), set(vback) ^ set(vae.state_dict())
+    assert all(torch.equal(vback[k].reshape(v.shape), v) for k, v in vae.state_dict().items())
+    save_file({k: v.half().contiguous() for k, v in ldm.items()}, os.path.join(FIX, f"single-{kind}.safetensors"))
+    torch.manual_seed(seed + 1)
+    sample = torch.randn(1, 4, 6, 6)
+    ctx = torch.randn(1, 77, ctx_dim)
+    ids = torch.tensor([[703] + list(range(5, 20)) + [704] * 61])
+    z = torch.randn(1, 4, 4, 4)
+    save(f"single-{kind}-reference", {"sample": sample, "context": ctx, "timestep": torch.tensor([421.0]),
+                                       "unet": unet(sample, 421.0, encoder_hidden_states=ctx).sample,
+                                       "ids": ids.float(), "text": text(ids).last_hidden_state,
+                                       "latents": z, "decoded": vae.decode(z).sample})
+
+
+if __name__ == "__main__" and os.environ.get("LUMEN_SINGLE_FILE_ONLY"):
+    make_single_file("sd1", 300)
+    make_single_file("sd2", 400)

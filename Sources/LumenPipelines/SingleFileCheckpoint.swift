@@ -74,7 +74,7 @@ public struct SingleFileCheckpoint {
             "norm_num_groups": 32, "sample_size": sd2 ? 96 : 64,
         ]
         if sd2 {
-            unet["attention_head_dim"] = blockOut.map { $0 / 64 }  // SD2: 64-wide heads
+            unet["attention_head_dim"] = blockOut.map { max(1, $0 / 64) }  // SD2: 64-wide heads
             unet["upcast_attention"] = true
         } else {
             unet["attention_head_dim"] = 8
@@ -148,7 +148,7 @@ public struct SingleFileCheckpoint {
         }
         textConfig = [
             "vocab_size": vocab, "hidden_size": hidden, "intermediate_size": inter, "num_hidden_layers": layerCount,
-            "num_attention_heads": hidden / 64, "max_position_embeddings": positions,
+            "num_attention_heads": max(1, hidden / 64), "max_position_embeddings": positions,
             "hidden_act": family == .sd2 ? "gelu" : "quick_gelu",
         ]
         unetEntries = unetMap
@@ -174,7 +174,7 @@ public struct SingleFileCheckpoint {
             throw WeightLoadError(component: name, missing: [], unexpected: checkpoint.unknownKeys, misShaped: [], unreadable: [])
         }
         let dir = tokenizerPath ?? ((path as NSString).deletingLastPathComponent + "/tokenizer")
-        guard FileManager.default.fileExists(atPath: dir + "/vocab.json") else {
+        guard ["vocab.json", "tokenizer.json"].contains(where: { FileManager.default.fileExists(atPath: dir + "/" + $0) }) else {
             throw ModelLayoutError.notAModel(path: name, reason: "single-file checkpoints carry no tokenizer: pass --tokenizer DIR (a folder with CLIP's vocab.json and merges.txt)")
         }
         var tokenizer = try CLIPTokenizer(directory: dir)

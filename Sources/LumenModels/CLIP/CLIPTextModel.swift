@@ -27,6 +27,12 @@ public struct CLIPTextConfig: Sendable, Equatable {
                   maxPositionEmbeddings: try c.int("max_position_embeddings", 77),
                   hiddenAct: try Activation(name: c.string("hidden_act", "quick_gelu")),
                   layerNormEps: Float(try c.double("layer_norm_eps", 1e-5)))
+        guard numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
+            throw ModelConfigError.invalid(field: "num_attention_heads", reason: "\(numAttentionHeads) heads do not divide hidden_size \(hiddenSize)")
+        }
+        guard vocabSize > 0, numHiddenLayers > 0, maxPositionEmbeddings > 0, intermediateSize > 0 else {
+            throw ModelConfigError.invalid(field: "hidden_size", reason: "sizes must be positive")
+        }
     }
 }
 

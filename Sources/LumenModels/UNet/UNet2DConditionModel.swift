@@ -66,6 +66,14 @@ public struct UNet2DConditionConfig: Sendable, Equatable {
         for t in upBlockTypes where !["CrossAttnUpBlock2D", "UpBlock2D"].contains(t) {
             throw ModelConfigError.unsupported(field: "up_block_types", value: t)
         }
+        for (i, channels) in blockOutChannels.enumerated() {
+            guard channels > 0, channels % normNumGroups == 0 else {
+                throw ModelConfigError.invalid(field: "block_out_channels", reason: "\(channels) channels are not divisible into \(normNumGroups) groups")
+            }
+            guard numAttentionHeads[i] > 0, channels % numAttentionHeads[i] == 0 else {
+                throw ModelConfigError.invalid(field: "attention_head_dim", reason: "\(numAttentionHeads[i]) heads do not divide \(channels) channels")
+            }
+        }
         if let m = midBlockType, !["UNetMidBlock2DCrossAttn", "UNetMidBlock2D"].contains(m) {
             throw ModelConfigError.unsupported(field: "mid_block_type", value: m)
         }
