@@ -274,8 +274,25 @@ def main():
     print("fixtures written to", FIX)
 
 
+def make_clip_goldens():
+    """Golden ids of the real CLIP vocabulary (models/clip-tokenizer) from transformers, SD1 and SD2 padding."""
+    d = os.path.join(ROOT, "models", "clip-tokenizer")
+    texts = ["a photo of an astronaut riding a horse on mars", "A  Photo\tof   THE lake,\nat 12:30!! ...",
+             "it's we're they'll I'd you've", "", "café naïve — ünïcödé 東京タワー 🚀🔥",
+             "Ｆｕｌｌｗｉｄｔｈ and e\u0301 combining", "<|endoftext|> hi <|startoftext|>", "mountains'reflections...?!?",
+             "1234567 3.14 $100 #hashtag @user", "photorealistic, 8k, masterpiece, (best quality:1.2), [sharp]",
+             " ".join(["landscape"] * 80), "hello!world!!!"]
+    out = {}
+    for key, pad in [("sd1", "<|endoftext|>"), ("sd2", "!")]:
+        tok = CLIPTokenizer.from_pretrained(d, pad_token=pad)
+        out[key] = [tok(t, padding="max_length", max_length=77, truncation=True).input_ids for t in texts]
+    with open(os.path.join(FIX, "tokenizer-clip.json"), "w") as f:
+        json.dump(dict(texts=texts, **out), f, ensure_ascii=False)
+
+
 if __name__ == "__main__" and not os.environ.get("LUMEN_SINGLE_FILE_ONLY"):
     main()
+    make_clip_goldens()
     make_single_file("sd1", 300)
     make_single_file("sd2", 400)
 

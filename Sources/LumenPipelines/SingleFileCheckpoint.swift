@@ -173,12 +173,14 @@ public struct SingleFileCheckpoint {
         if !checkpoint.unknownKeys.isEmpty {
             throw WeightLoadError(component: name, missing: [], unexpected: checkpoint.unknownKeys, misShaped: [], unreadable: [])
         }
-        let dir = tokenizerPath ?? ((path as NSString).deletingLastPathComponent + "/tokenizer")
+        let beside = (path as NSString).deletingLastPathComponent + "/tokenizer"
+        let dir = FileManager.default.fileExists(atPath: beside) ? beside : (tokenizerPath ?? beside)
         guard ["vocab.json", "tokenizer.json"].contains(where: { FileManager.default.fileExists(atPath: dir + "/" + $0) }) else {
             throw ModelLayoutError.notAModel(path: name, reason: "single-file checkpoints carry no tokenizer: pass --tokenizer DIR (a folder with CLIP's vocab.json and merges.txt)")
         }
         var tokenizer = try CLIPTokenizer(directory: dir)
-        if checkpoint.family == .sd2 && tokenizerPath == nil {
+        if checkpoint.family == .sd2 && tokenizer.padTokenID == tokenizer.eosTokenID, tokenizer.vocabulary["!"] != nil {
+            // SD2's tokenizer pads with "!" (OpenCLIP's zero padding); the shared CLIP vocabulary pads with <|endoftext|>.
             tokenizer = try CLIPTokenizer(vocabulary: tokenizer.vocabulary, merges: tokenizer.mergeList, padToken: "!", modelMaxLength: tokenizer.modelMaxLength)
         }
         let textStore = WeightStore(component: "text encoder (cond_stage_model)", entries: checkpoint.textEntries)

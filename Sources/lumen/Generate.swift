@@ -49,7 +49,7 @@ struct Generate: ParsableCommand {
                 throw ValidationError("no --model given and the built-in model (models/tiny-sd) was not found")
             }
             let started = Date()
-            let pipeline = try PipelineLoader.load(path: modelPath, decoder: decoder, variant: variant, tokenizer: tokenizer)
+            let pipeline = try PipelineLoader.load(path: modelPath, decoder: decoder, variant: variant, tokenizer: tokenizer ?? defaultTokenizerPath())
             var request = GenerationRequest(prompt: prompt ?? positionalPrompt ?? "")
             request.negativePrompt = negativePrompt
             request.width = width

@@ -39,7 +39,7 @@ struct Inspect: ParsableCommand {
             print(lines.joined(separator: "\n"))
             // Build every module to prove the checkpoint loads (or say exactly why not).
             do {
-                let pipeline = try PipelineLoader.load(path: path, tokenizer: tokenizer)
+                let pipeline = try PipelineLoader.load(path: path, tokenizer: tokenizer ?? defaultTokenizerPath())
                 print("loadable: yes (default size \(pipeline.defaultSize)×\(pipeline.defaultSize), sampler \(pipeline.defaultScheduler.rawValue))")
             } catch {
                 print("loadable: no")

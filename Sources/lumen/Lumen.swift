@@ -39,16 +39,25 @@ func bootstrapLogging(verbose: Bool) {
     }
 }
 
-/// Where the built-in model lives: `$LUMEN_MODEL`, else `models/tiny-sd` under the current folder
-/// or above the executable (so `.build/release/lumen` finds the repository's copy).
-func defaultModelPath() -> String? {
-    if let env = ProcessInfo.processInfo.environment["LUMEN_MODEL"], !env.isEmpty { return env }
-    let relative = "models/tiny-sd"
+/// Finds a file or folder shipped in the repository: under the current folder, or above the
+/// executable (so `.build/release/lumen` finds the repository's copy).
+func shippedResource(_ relative: String, marker: String) -> String? {
     var candidates = [FileManager.default.currentDirectoryPath + "/" + relative]
     var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     for _ in 0..<5 {
         candidates.append(dir.path + "/" + relative)
         dir.deleteLastPathComponent()
     }
-    return candidates.first { FileManager.default.fileExists(atPath: $0 + "/model_index.json") }
+    return candidates.first { FileManager.default.fileExists(atPath: $0 + "/" + marker) }
+}
+
+/// The built-in model: `$LUMEN_MODEL`, else the repository's `models/tiny-sd`.
+func defaultModelPath() -> String? {
+    if let env = ProcessInfo.processInfo.environment["LUMEN_MODEL"], !env.isEmpty { return env }
+    return shippedResource("models/tiny-sd", marker: "model_index.json")
+}
+
+/// CLIP's vocabulary for single-file checkpoints, which carry no tokenizer.
+func defaultTokenizerPath() -> String? {
+    shippedResource("models/clip-tokenizer", marker: "vocab.json")
 }

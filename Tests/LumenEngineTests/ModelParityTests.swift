@@ -72,3 +72,19 @@ import Testing
         }
     }
 }
+
+/// The real CLIP vocabulary (models/clip-tokenizer) gives transformers' ids, with SD1 and SD2 padding.
+@Suite struct CLIPVocabularyTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../models/clip-tokenizer").standardized.path
+
+    @Test(arguments: ["sd1", "sd2"]) func realVocabularyMatchesTransformers(kind: String) throws {
+        let base = try CLIPTokenizer(directory: Self.folder)
+        let tok = kind == "sd1" ? base : try CLIPTokenizer(vocabulary: base.vocabulary, merges: base.mergeList, padToken: "!")
+        let fixture = try #require(Fixtures.json("tokenizer-clip.json") as? [String: Any])
+        let texts = try #require(fixture["texts"] as? [String])
+        let ids = try #require(fixture[kind] as? [[Int]])
+        for (text, expected) in zip(texts, ids) {
+            #expect(tok.encode(text) == expected, "text: \(text)")
+        }
+    }
+}
