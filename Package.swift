@@ -33,19 +33,21 @@ let package = Package(
         .target(name: "LumenPipelines",
                 dependencies: ["LumenTensor", "LumenWeights", "LumenTokenizers", "LumenModels", "LumenSchedulers"],
                 swiftSettings: optimize),
+        // Arena maths: Bradley–Terry ratings, intervals, ranks, Elo, battle logs (no dependencies).
+        .target(name: "LumenArena", swiftSettings: optimize),
         // Image encoding (PNG with text chunks).
         .target(name: "LumenImageIO", dependencies: ["CPNG"], swiftSettings: optimize),
         .executableTarget(
             name: "lumen",
             dependencies: [
-                "LumenPipelines", "LumenImageIO",
+                "LumenPipelines", "LumenImageIO", "LumenArena",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: optimize),
         .testTarget(
             name: "LumenEngineTests",
-            dependencies: ["LumenPipelines", "LumenImageIO"],
+            dependencies: ["LumenPipelines", "LumenImageIO", "LumenArena"],
             resources: [.copy("Fixtures")]),
     ]
 )

@@ -236,7 +236,10 @@ public enum NN {
                                             if qi + 1 < lk { (row + qi + 1).update(repeating: -.infinity, count: lk - qi - 1) }
                                         }
                                     }
-                                    softmaxRows(scores, rows: rows, n: lk)
+                                    let sp = UncheckedSendable(scores)
+                                    parallelChunks(rows, minChunk: Swift.max(1, 16384 / Swift.max(lk, 1))) { r in
+                                        softmaxRows(sp.value + r.lowerBound * lk, rows: r.count, n: lk)
+                                    }
                                     BLAS.gemm(m: rows, n: dh, k: lk, a: scores, lda: lk,
                                               b: vh, ldb: dim, c: oh + r0 * dim, ldc: dim)
                                     r0 += rows
