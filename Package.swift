@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "LumenPipelines",
                 dependencies: ["LumenTensor", "LumenWeights", "LumenTokenizers", "LumenModels", "LumenSchedulers"],
                 swiftSettings: optimize),
+        // Scene studio: a ray tracer that renders captioned training and evaluation pictures.
+        .target(name: "LumenScenes", dependencies: ["LumenTensor"], swiftSettings: optimize),
         // Arena maths: Bradley–Terry ratings, intervals, ranks, Elo, battle logs (no dependencies).
         .target(name: "LumenArena", swiftSettings: optimize),
         // Image encoding (PNG with text chunks).
@@ -40,14 +42,14 @@ let package = Package(
         .executableTarget(
             name: "lumen",
             dependencies: [
-                "LumenPipelines", "LumenImageIO", "LumenArena",
+                "LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: optimize),
         .testTarget(
             name: "LumenEngineTests",
-            dependencies: ["LumenPipelines", "LumenImageIO", "LumenArena"],
+            dependencies: ["LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes"],
             resources: [.copy("Fixtures")]),
     ]
 )

@@ -62,6 +62,20 @@ def time_it(fn):
     return time.perf_counter() - t
 
 
+def bf16_is_faster():
+    """A quick probe (GEMM of UNet-like shape) instead of a full bf16 run, which can take many
+    minutes on CPUs without native bf16 dot products."""
+    a, b = torch.randn(4096, 640), torch.randn(640, 640)
+    def t(dtype):
+        x, y = a.to(dtype), b.to(dtype)
+        x @ y
+        start = time.perf_counter()
+        for _ in range(5):
+            x @ y
+        return time.perf_counter() - start
+    return t(torch.bfloat16) < t(torch.float32)
+
+
 def torch_bench(pipe, size, steps, guidance, runs, bf16):
     results = {"text_encoder_s": [], "unet_step_s": [], "vae_decode_s": [], "total_s": []}
     lat = torch.randn(1, 4, size // 8, size // 8)
@@ -91,6 +105,9 @@ def main():
     build_sd_turbo(args.cache)
     threads = os.cpu_count()
     torch.set_num_threads(threads)
+    if not args.no_bf16 and not bf16_is_faster():
+        print("bf16 autocast is slower than fp32 on this CPU (no native bf16 dot products); timing PyTorch in fp32 only", flush=True)
+        args.no_bf16 = True
     pipe = StableDiffusionPipeline.from_pretrained(args.cache, torch_dtype=torch.float32, variant=None, safety_checker=None)
     pipe.set_progress_bar_config(disable=True)
     rows = []
@@ -101,6 +118,7 @@ def main():
             warm()
             fp32_run, fp32 = torch_bench(pipe, size, steps, guidance, args.runs, False)
             bf16_run, bf16 = torch_bench(pipe, size, steps, guidance, args.runs, True)
+            print(f"{size}px: timing Lumen and PyTorch, {args.runs} alternating runs", flush=True)
             lumen = {k: [] for k in fp32}
             lumen_rss = 0
             for _ in range(args.runs):
@@ -111,7 +129,9 @@ def main():
                 for k in lumen:
                     lumen[k].append(j[k])
                 lumen_rss = max(lumen_rss, j["peak_rss_bytes"])
+                print("  lumen", {k: round(v[-1], 3) for k, v in lumen.items()}, flush=True)
                 fp32_run()
+                print("  torch fp32", {k: round(v[-1], 3) for k, v in fp32.items()}, flush=True)
                 if not args.no_bf16:
                     bf16_run()
             row = {"size": size, "steps": steps, "guidance": guidance, "lumen": {k: median(v) for k, v in lumen.items()},

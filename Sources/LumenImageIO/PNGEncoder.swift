@@ -21,17 +21,17 @@ public enum ImageEncodingError: Error, CustomStringConvertible {
 /// non-Latin-1 text) are spliced in after `IHDR` by hand: a chunk is length, type, data and a
 /// CRC-32 from zlib (PNG spec §5.3, §11.3.4).
 public enum PNGEncoder {
-    /// Encodes 8-bit RGB (`channels` = 3) or RGBA (4) pixels, adding `text` chunks (keyword → value).
+    /// Encodes 8-bit gray (`channels` = 1), RGB (3) or RGBA (4) pixels, adding `text` chunks (keyword → value).
     public static func encode(width: Int, height: Int, pixels: [UInt8], channels: Int = 3,
                               text: [(String, String)] = []) throws -> Data {
-        guard width > 0, height > 0, channels == 3 || channels == 4, pixels.count == width * height * channels else {
+        guard width > 0, height > 0, [1, 3, 4].contains(channels), pixels.count == width * height * channels else {
             throw ImageEncodingError.invalidImage("\(width)×\(height)×\(channels) does not match \(pixels.count) bytes")
         }
         var image = png_image()
         image.version = lumen_png_image_version
         image.width = UInt32(width)
         image.height = UInt32(height)
-        image.format = channels == 4 ? lumen_png_format_rgba : lumen_png_format_rgb
+        image.format = channels == 4 ? lumen_png_format_rgba : channels == 3 ? lumen_png_format_rgb : lumen_png_format_gray
         var size: png_alloc_size_t = 0
         let stride = Int32(width * channels)
         let ok = pixels.withUnsafeBufferPointer { px in
