@@ -46,7 +46,7 @@ struct Renderer {
         solids = list
         emitters = list.filter(\.emissive)
         let origin = V3(0, 2.6, -7.2)
-        let forward = normalize(V3(0, 0.5, 0.6) - origin)
+        let forward = normalize(V3(0, 0.9, 2.0) - origin)
         let right = normalize(cross(V3(0, 1, 0), forward))
         let up = cross(forward, right)
         camera = (origin, forward, right, up, tan(21 * Float.pi / 180))

@@ -44,13 +44,13 @@ public enum SceneSampler {
     public static func sample(seed: UInt64, index: Int, split: SceneSplit, attempt: Int = 0) -> Scene {
         var rng = SceneRandom(HeldOut.streamSeed(seed, split), UInt64(index), UInt64(attempt))
         for _ in 0..<200 {
-            if let scene = attempt(&rng, seed: seed, index: index, split: split) { return scene }
+            if let scene = draw(&rng, seed: seed, index: index, split: split) { return scene }
         }
         // Practically unreachable; a single object always fits.
-        return attempt(&rng, seed: seed, index: index, split: split, count: 1)!
+        return draw(&rng, seed: seed, index: index, split: split, count: 1)!
     }
 
-    static func attempt(_ rng: inout SceneRandom, seed: UInt64, index: Int, split: SceneSplit, count: Int? = nil) -> Scene? {
+    static func draw(_ rng: inout SceneRandom, seed: UInt64, index: Int, split: SceneSplit, count: Int? = nil) -> Scene? {
         let biome = rng.pick(Biome.allCases)
         let time = rng.pick(TimeOfDay.allCases)
         let style = rng.pick(Style.allCases)
