@@ -38,11 +38,20 @@ public enum PipelineLoader {
         let unet = UNet2DConditionModel(unetStore.root, config: unetConfig)
         try unetStore.finish()
 
-        let vaeClass = layout.components["vae"]?.last ?? "AutoencoderKL"
-        let vaeStore = WeightStore(component: "vae", files: try layout.openWeights("vae", variant: variant))
-        let vaeJSON = try JSONConfig(path: layout.configPath("vae"))
         let decoder: LatentDecoder
         let scaleFactor: Int
+        guard let vaeClass = layout.components["vae"]?.last else {
+            // No VAE in model_index.json: a pixel-space model.
+            guard unetConfig.inChannels == 3, unetConfig.outChannels == 3 else {
+                throw ModelLayoutError.notAModel(path: layout.root, reason: "no vae component, and the UNet does not work on 3-channel pixels")
+            }
+            let schedulerConfig = try SchedulerConfig(path: layout.configPath("scheduler"))
+            return StableDiffusionPipeline(tokenizer: tokenizer, textEncoder: textEncoder, unet: unet, decoder: .pixelSpace,
+                                           vaeScaleFactor: 1, schedulerConfig: schedulerConfig,
+                                           name: (layout.root as NSString).lastPathComponent)
+        }
+        let vaeStore = WeightStore(component: "vae", files: try layout.openWeights("vae", variant: variant))
+        let vaeJSON = try JSONConfig(path: layout.configPath("vae"))
         if vaeClass == "AutoencoderTiny" {
             let c = try AutoencoderTinyConfig(vaeJSON)
             decoder = .tiny(AutoencoderTiny(vaeStore.root, config: c))

@@ -5,15 +5,18 @@ import LumenTensor
 import LumenTokenizers
 import LumenWeights
 
-/// A latent decoder: the full `AutoencoderKL` or the tiny TAESD `AutoencoderTiny`.
+/// A latent decoder: the full `AutoencoderKL`, the tiny TAESD `AutoencoderTiny`, or none for
+/// pixel-space models (whose "latents" are the picture in [-1, 1], e.g. Lumen's own model).
 public enum LatentDecoder: Sendable {
     case kl(AutoencoderKL)
     case tiny(AutoencoderTiny)
+    case pixelSpace
 
     public var scalingFactor: Float {
         switch self {
         case let .kl(v): v.config.scalingFactor
         case let .tiny(v): v.config.scalingFactor
+        case .pixelSpace: 1
         }
     }
 
@@ -22,6 +25,7 @@ public enum LatentDecoder: Sendable {
         switch self {
         case let .kl(v): v.decode(z)
         case let .tiny(v): v.decode(z)
+        case .pixelSpace: z
         }
     }
 }

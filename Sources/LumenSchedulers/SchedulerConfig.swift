@@ -13,10 +13,38 @@ public struct SchedulerConfig: @unchecked Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SchedulerError.invalid("cannot read scheduler config \(path)")
         }
-        guard let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        guard let dict = (try? JSONSerialization.jsonObject(with: Self.quotingNonFiniteNumbers(data))) as? [String: Any] else {
             throw SchedulerError.invalid("scheduler config \(path) is not a JSON object")
         }
         values = dict
+    }
+
+    /// Python's `json` writes `-Infinity`, `Infinity` and `NaN` (diffusers saves
+    /// `lambda_min_clipped: -Infinity`), which strict JSON parsers reject: quote them so they
+    /// parse as strings, and `double(_:_:)` reads them back as numbers.
+    static func quotingNonFiniteNumbers(_ data: Data) -> Data {
+        guard let text = String(data: data, encoding: .utf8) else { return data }
+        var out = "", inString = false, escaped = false
+        var i = text.startIndex
+        while i < text.endIndex {
+            let c = text[i]
+            if inString {
+                out.append(c)
+                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inString = false }
+                i = text.index(after: i)
+                continue
+            }
+            if c == "\"" { inString = true }
+            var matched = false
+            for token in ["-Infinity", "Infinity", "NaN"] where text[i...].hasPrefix(token) {
+                out += "\"\(token)\""
+                i = text.index(i, offsetBy: token.count)
+                matched = true
+                break
+            }
+            if !matched { out.append(c); i = text.index(after: i) }
+        }
+        return Data(out.utf8)
     }
 
     /// The class named by `_class_name`, if any.
@@ -34,7 +62,12 @@ public struct SchedulerConfig: @unchecked Sendable {
         guard has(key) else { return fallback }
         if let v = values[key] as? Double { return v }
         if let v = values[key] as? Int { return Double(v) }
-        throw SchedulerError.invalid("scheduler config field '\(key)' must be a number")
+        switch values[key] as? String {
+        case "-Infinity": return -.infinity
+        case "Infinity": return .infinity
+        case "NaN": return .nan
+        default: throw SchedulerError.invalid("scheduler config field '\(key)' must be a number")
+        }
     }
 
     public func bool(_ key: String, _ fallback: Bool) throws -> Bool {

@@ -17,9 +17,9 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "What to avoid.") var negativePrompt: String = ""
     @Option(name: [.customShort("W"), .long], help: "Width in pixels (multiple of 8).") var width: Int?
     @Option(name: [.customShort("H"), .long], help: "Height in pixels (multiple of 8).") var height: Int?
-    @Option(name: .long, help: "Denoising steps.") var steps: Int?
-    @Option(name: [.customShort("g"), .long, .customLong("cfg-scale")], help: "Classifier-free guidance scale (≤ 1 disables guidance).")
-    var guidance: Float = 7.5
+    @Option(name: .long, help: "Denoising steps (default: the model's recommendation, else 20).") var steps: Int?
+    @Option(name: [.customShort("g"), .long, .customLong("cfg-scale")], help: "Classifier-free guidance scale (≤ 1 disables guidance; default: the model's recommendation, else 7.5).")
+    var guidance: Float?
     @Option(name: .long, help: "Sampler: \(SchedulerKind.allCases.map(\.rawValue).joined(separator: "|")) (default: the model's own).")
     var scheduler: SchedulerKind?
     @Option(name: [.short, .long], help: "Random seed (default: random).") var seed: UInt64?
@@ -54,8 +54,9 @@ struct Generate: ParsableCommand {
             request.negativePrompt = negativePrompt
             request.width = width
             request.height = height
-            request.steps = steps ?? 20
-            request.guidanceScale = guidance
+            let recommended = modelDefaults(modelPath)
+            request.steps = steps ?? recommended.steps ?? 20
+            request.guidanceScale = guidance ?? recommended.guidance ?? 7.5
             request.seed = seed ?? UInt64.random(in: 0..<(1 << 32))
             request.imageCount = n
             request.scheduler = scheduler

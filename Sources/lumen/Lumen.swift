@@ -51,10 +51,17 @@ func shippedResource(_ relative: String, marker: String) -> String? {
     return candidates.first { FileManager.default.fileExists(atPath: $0 + "/" + marker) }
 }
 
-/// The built-in model: `$LUMEN_MODEL`, else the repository's `models/tiny-sd`.
+/// The built-in model: `$LUMEN_MODEL`, else the repository's `models/lumen-tiny` (our own).
 func defaultModelPath() -> String? {
     if let env = ProcessInfo.processInfo.environment["LUMEN_MODEL"], !env.isEmpty { return env }
-    return shippedResource("models/tiny-sd", marker: "model_index.json")
+    return shippedResource("models/lumen-tiny", marker: "model_index.json")
+}
+
+/// Recommended settings a model folder may carry in `lumen_defaults.json` (`steps`, `guidance`).
+func modelDefaults(_ path: String) -> (steps: Int?, guidance: Float?) {
+    guard let data = FileManager.default.contents(atPath: path + "/lumen_defaults.json"),
+          let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return (nil, nil) }
+    return (dict["steps"] as? Int, (dict["guidance"] as? Double).map(Float.init))
 }
 
 /// CLIP's vocabulary for single-file checkpoints, which carry no tokenizer.

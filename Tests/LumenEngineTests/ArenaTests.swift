@@ -46,9 +46,7 @@ import Testing
     }
 
     @Test func genaiArenaReference() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/arena/genai-arena-t2i-battles-20240220.json").standardized.path
-        try #require(FileManager.default.fileExists(atPath: path))
+        let path = Fixtures.path("genai-arena-t2i-battles-20240220.json")
         let battles = try BattleLog.load(path: path)
         let anonymous: [String: Double] = ["PlayGroundV2": 1151.3055, "PixArtAlpha": 1078.4039, "SDXL": 1027.2059,
                                            "SDXLTurbo": 972.1324, "OpenJourney": 921.3144, "LCM": 849.6379]

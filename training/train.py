@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Trains Lumen's own model on scene-studio renders and exports a standard diffusers folder.
+
+Model: a pixel-space `UNet2DConditionModel` (v-prediction, cosine schedule) conditioned on a small
+`CLIPTextModel` trained jointly from scratch, with a CLIP-format BPE tokenizer learned on the
+caption vocabulary. Condition dropout (10 %) enables classifier-free guidance. Runs on CUDA when
+present (bf16 autocast), else on all CPU cores; resumes from `--out/checkpoint.pt`; fixed seeds.
+
+    lumen scenes render --count 16000 --size 32 --supersample 2 --samples 1 --seed 1 --out data/train
+    python training/pack.py data/train data/train.npz
+    python training/train.py --data data/train.npz --out models/lumen-tiny --minutes 7
+
+The export has no `vae` component (pixel space); Lumen's engine treats that as identity decoding.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import re
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import DPMSolverMultistepScheduler, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+MAX_TOKENS = 64
+
+
+def byte_encoder():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+def learn_tokenizer(captions, path, merges_count=1500):
+    """CLIP-format byte-level BPE learned on the captions (most frequent pairs first)."""
+    enc = byte_encoder()
+    words = {}
+    for c in captions:
+        for w in re.findall(r"'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|[^\s\w]+", c.lower()):
+            words[w] = words.get(w, 0) + 1
+    seqs = {}
+    for w, n in words.items():
+        sym = tuple(enc[b] for b in w.encode("utf-8"))
+        sym = sym[:-1] + (sym[-1] + "</w>",)
+        seqs[sym] = seqs.get(sym, 0) + n
+    merges = []
+    for _ in range(merges_count):
+        pairs = {}
+        for s, c in seqs.items():
+            for a, b in zip(s, s[1:]):
+                pairs[(a, b)] = pairs.get((a, b), 0) + c
+        if not pairs:
+            break
+        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        merges.append(best)
+        new = {}
+        for s, c in seqs.items():
+            out, i = [], 0
+            while i < len(s):
+                if i + 1 < len(s) and (s[i], s[i + 1]) == best:
+                    out.append(s[i] + s[i + 1]); i += 2
+                else:
+                    out.append(s[i]); i += 1
+            new[tuple(out)] = new.get(tuple(out), 0) + c
+        seqs = new
+    chars = [enc[b] for b in range(256)]
+    vocab = {}
+    for t in chars + [c + "</w>" for c in chars] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]:
+        vocab.setdefault(t, len(vocab))
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "vocab.json"), "w") as f:
+        json.dump(vocab, f, ensure_ascii=False)
+    with open(os.path.join(path, "merges.txt"), "w") as f:
+        f.write("#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n")
+    with open(os.path.join(path, "tokenizer_config.json"), "w") as f:
+        json.dump({"model_max_length": MAX_TOKENS, "pad_token": "<|endoftext|>", "bos_token": "<|startoftext|>",
+                   "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "tokenizer_class": "CLIPTokenizer"}, f, indent=2)
+    return CLIPTokenizer(os.path.join(path, "vocab.json"), os.path.join(path, "merges.txt"), model_max_length=MAX_TOKENS)
+
+
+def build_models(vocab_size, size, bos, eos):
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=vocab_size, hidden_size=256, intermediate_size=1024, num_hidden_layers=4,
+                                        num_attention_heads=4, max_position_embeddings=MAX_TOKENS, hidden_act="gelu",
+                                        bos_token_id=bos, eos_token_id=eos, pad_token_id=eos))
+    unet = UNet2DConditionModel(
+        sample_size=size, in_channels=3, out_channels=3, block_out_channels=(64, 128, 192), layers_per_block=2,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=256, attention_head_dim=(4, 4, 4), norm_num_groups=32)
+    return text, unet
+
+
+def scheduler():
+    return DPMSolverMultistepScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2",
+                                       prediction_type="v_prediction", timestep_spacing="trailing")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--minutes", type=float, default=7)
+    ap.add_argument("--max-steps", type=int, default=10**9)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=4e-4)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.manual_seed(args.seed); random.seed(args.seed); np.random.seed(args.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        torch.set_num_threads(os.cpu_count())
+    data = np.load(args.data, allow_pickle=False)
+    images = torch.from_numpy(data["images"]).permute(0, 3, 1, 2).contiguous()  # N,3,H,W uint8
+    captions = json.loads(str(data["captions"]))  # list of lists
+    n, _, size, _ = images.shape
+    os.makedirs(args.out, exist_ok=True)
+    tok = learn_tokenizer([c for cs in captions for c in cs], os.path.join(args.out, "tokenizer"))
+    text, unet = build_models(len(tok), size, tok.bos_token_id, tok.eos_token_id)
+    text.to(device); unet.to(device)
+    ema = {k: v.detach().clone().float() for k, v in list(unet.state_dict().items()) + [("text." + k, v) for k, v in text.state_dict().items()]}
+    params = list(unet.parameters()) + list(text.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    sched = scheduler()
+    alphas = sched.alphas_cumprod.to(device)
+    # Pre-tokenise every caption (and the empty caption for guidance dropout).
+    flat = [c for cs in captions for c in cs]
+    owner = torch.tensor([i for i, cs in enumerate(captions) for _ in cs])
+    ids = torch.tensor(tok(flat, padding="max_length", max_length=MAX_TOKENS, truncation=True).input_ids)
+    empty = torch.tensor(tok([""], padding="max_length", max_length=MAX_TOKENS).input_ids)
+    by_image = [[] for _ in range(n)]
+    for j, i in enumerate(owner.tolist()):
+        by_image[i].append(j)
+    images = images.to(device); ids = ids.to(device); empty = empty.to(device)
+    ckpt = os.path.join(args.out, "checkpoint.pt")
+    step, losses = 0, []
+    if os.path.exists(ckpt):
+        state = torch.load(ckpt, map_location=device)
+        unet.load_state_dict(state["unet"]); text.load_state_dict(state["text"]); opt.load_state_dict(state["opt"])
+        ema, step, losses = state["ema"], state["step"], state["losses"]
+    start = time.time()
+    warmup = 200
+    rng = np.random.default_rng(args.seed + step)
+    while time.time() - start < args.minutes * 60 and step < args.max_steps:
+        idx = torch.from_numpy(rng.integers(0, n, args.batch)).to(device)
+        x0 = images[idx].float() / 127.5 - 1
+        # No horizontal flips: captions state left/right relations.
+        cap = torch.tensor([random.choice(by_image[i]) for i in idx.tolist()], device=device)
+        tokens = ids[cap]
+        drop = torch.from_numpy(rng.random(args.batch) < 0.1).to(device)
+        tokens = torch.where(drop[:, None], empty.expand_as(tokens), tokens)
+        t = torch.from_numpy(rng.integers(0, 1000, args.batch)).to(device)
+        noise = torch.randn_like(x0)
+        a = alphas[t].view(-1, 1, 1, 1)
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        v = a.sqrt() * noise - (1 - a).sqrt() * x0
+        lr = args.lr * min(1, (step + 1) / warmup) * (0.5 * (1 + math.cos(math.pi * min(1, (time.time() - start) / (args.minutes * 60)))) * 0.9 + 0.1)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
+            ctx = text(tokens).last_hidden_state
+            pred = unet(xt, t, encoder_hidden_states=ctx).sample
+        loss = F.mse_loss(pred.float(), v)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        decay = min(0.999, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, p in list(unet.state_dict().items()) + [("text." + k, p) for k, p in text.state_dict().items()]:
+                if p.dtype.is_floating_point:
+                    ema[k].mul_(decay).add_(p.float(), alpha=1 - decay)
+        losses.append(loss.item())
+        step += 1
+        if step % 200 == 0:
+            print(f"step {step} loss {np.mean(losses[-200:]):.4f} lr {lr:.2e} {time.time() - start:.0f}s", flush=True)
+    torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "step": step, "losses": losses}, ckpt)
+    export(args.out, unet, text, ema, size, step, losses, time.time() - start, n, device)
+
+
+def export(out, unet, text, ema, size, steps, losses, seconds, n, device):
+    unet.load_state_dict({k: ema[k].to(v.dtype) for k, v in unet.state_dict().items()})
+    text.load_state_dict({k: ema["text." + k].to(v.dtype) for k, v in text.state_dict().items()})
+    unet.to("cpu").half().save_pretrained(os.path.join(out, "unet"))
+    text.to("cpu").half().save_pretrained(os.path.join(out, "text_encoder"))
+    scheduler().save_pretrained(os.path.join(out, "scheduler"))
+    with open(os.path.join(out, "model_index.json"), "w") as f:
+        json.dump({"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
+                   "scheduler": ["diffusers", "DPMSolverMultistepScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
+                   "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
+                   "vae": [None, None], "safety_checker": [None, None], "feature_extractor": [None, None],
+                   "requires_safety_checker": False}, f, indent=2)
+    with open(os.path.join(out, "training_log.json"), "w") as f:
+        json.dump({"steps": steps, "seconds": seconds, "images": n, "device": device,
+                   "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
+                   "loss_every_50": [float(np.mean(losses[i:i + 50])) for i in range(0, len(losses), 50)]}, f)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        ys = [float(np.mean(losses[i:i + 50])) for i in range(0, len(losses), 50)]
+        plt.figure(figsize=(6, 3.5))
+        plt.plot([i * 50 for i in range(len(ys))], ys)
+        plt.xlabel("step"); plt.ylabel("v-prediction MSE (mean of 50 steps)"); plt.yscale("log"); plt.title("Lumen tiny: training loss")
+        plt.tight_layout(); plt.savefig(os.path.join(out, "loss.png"), dpi=100)
+    except Exception as e:  # plotting is optional
+        print("no loss plot:", e)
+    print("exported", out, flush=True)
+
+
+if __name__ == "__main__":
+    main()
