@@ -20,6 +20,8 @@ from diffusers import (AutoencoderKL, AutoencoderTiny, DDIMScheduler, DPMSolverM
 from safetensors.torch import save_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+import clip_bpe
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "Tests", "LumenEngineTests", "Fixtures")
 torch.set_num_threads(2)
@@ -31,59 +33,9 @@ concept art of a glass torus glowing with warm light, pixel art, pencil sketch o
 the quick brown fox jumps over the lazy dog; it's 2 o'clock and we're done 123 !!"""
 
 
-def byte_encoder():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
-
-
 def make_tokenizer(path, pad_token, merges_count=300):
     """A CLIP-format BPE vocabulary learned on a small corpus (merges by pair frequency)."""
-    import re
-    enc = byte_encoder()
-    words = re.findall(r"'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|[^\s\w]+", CORPUS.lower())
-    seqs = {}
-    for w in words:
-        sym = tuple(enc[b] for b in w.encode("utf-8"))
-        sym = sym[:-1] + (sym[-1] + "</w>",)
-        seqs[sym] = seqs.get(sym, 0) + 1
-    merges = []
-    for _ in range(merges_count):
-        pairs = {}
-        for s, c in seqs.items():
-            for a, b in zip(s, s[1:]):
-                pairs[(a, b)] = pairs.get((a, b), 0) + c
-        if not pairs:
-            break
-        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        merges.append(best)
-        new = {}
-        for s, c in seqs.items():
-            out, i = [], 0
-            while i < len(s):
-                if i + 1 < len(s) and (s[i], s[i + 1]) == best:
-                    out.append(s[i] + s[i + 1]); i += 2
-                else:
-                    out.append(s[i]); i += 1
-            new[tuple(out)] = c
-        seqs = new
-    chars = [enc[b] for b in range(256)]
-    vocab_list = chars + [c + "</w>" for c in chars] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
-    vocab = {}
-    for t in vocab_list:
-        if t not in vocab:
-            vocab[t] = len(vocab)
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, "vocab.json"), "w") as f:
-        json.dump(vocab, f, ensure_ascii=False)
-    with open(os.path.join(path, "merges.txt"), "w") as f:
-        f.write("#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n")
+    clip_bpe.write(path, clip_bpe.learn_merges([CORPUS], merges_count))
     tok = CLIPTokenizer(os.path.join(path, "vocab.json"), os.path.join(path, "merges.txt"), pad_token=pad_token,
                         model_max_length=77)
     tok.save_pretrained(path)

@@ -17,7 +17,7 @@ import json
 import math
 import os
 import random
-import re
+import sys
 import time
 
 import numpy as np
@@ -26,65 +26,17 @@ import torch.nn.functional as F
 from diffusers import DPMSolverMultistepScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+import clip_bpe  # noqa: E402
+
 MAX_TOKENS = 64
-
-
-def byte_encoder():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
 
 
 def learn_tokenizer(captions, path, merges_count=1500):
     """CLIP-format byte-level BPE learned on the captions (most frequent pairs first)."""
-    enc = byte_encoder()
-    words = {}
-    for c in captions:
-        for w in re.findall(r"'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|[^\s\w]+", c.lower()):
-            words[w] = words.get(w, 0) + 1
-    seqs = {}
-    for w, n in words.items():
-        sym = tuple(enc[b] for b in w.encode("utf-8"))
-        sym = sym[:-1] + (sym[-1] + "</w>",)
-        seqs[sym] = seqs.get(sym, 0) + n
-    merges = []
-    for _ in range(merges_count):
-        pairs = {}
-        for s, c in seqs.items():
-            for a, b in zip(s, s[1:]):
-                pairs[(a, b)] = pairs.get((a, b), 0) + c
-        if not pairs:
-            break
-        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        merges.append(best)
-        new = {}
-        for s, c in seqs.items():
-            out, i = [], 0
-            while i < len(s):
-                if i + 1 < len(s) and (s[i], s[i + 1]) == best:
-                    out.append(s[i] + s[i + 1]); i += 2
-                else:
-                    out.append(s[i]); i += 1
-            new[tuple(out)] = new.get(tuple(out), 0) + c
-        seqs = new
-    chars = [enc[b] for b in range(256)]
-    vocab = {}
-    for t in chars + [c + "</w>" for c in chars] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]:
-        vocab.setdefault(t, len(vocab))
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, "vocab.json"), "w") as f:
-        json.dump(vocab, f, ensure_ascii=False)
-    with open(os.path.join(path, "merges.txt"), "w") as f:
-        f.write("#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n")
-    with open(os.path.join(path, "tokenizer_config.json"), "w") as f:
-        json.dump({"model_max_length": MAX_TOKENS, "pad_token": "<|endoftext|>", "bos_token": "<|startoftext|>",
-                   "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "tokenizer_class": "CLIPTokenizer"}, f, indent=2)
+    clip_bpe.write(path, clip_bpe.learn_merges(captions, merges_count),
+                   {"model_max_length": MAX_TOKENS, "pad_token": "<|endoftext|>", "bos_token": "<|startoftext|>",
+                    "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "tokenizer_class": "CLIPTokenizer"})
     return CLIPTokenizer(os.path.join(path, "vocab.json"), os.path.join(path, "merges.txt"), model_max_length=MAX_TOKENS)
 
 
