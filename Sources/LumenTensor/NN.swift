@@ -147,8 +147,11 @@ public enum NN {
                         let scale = weight.data[ch] * inv
                         let shift = bias.data[ch] - m * scale
                         let off = base + ci * hw
-                        for i in 0..<hw { o[off + i] = xp[off + i] * scale + shift }
-                        if silu { FastMath.siluInPlace(o.baseAddress! + off, hw) }
+                        if silu {
+                            for i in 0..<hw { let v = xp[off + i] * scale + shift; o[off + i] = v / (1 + Foundation.exp(-v)) }
+                        } else {
+                            for i in 0..<hw { o[off + i] = xp[off + i] * scale + shift }
+                        }
                     }
                 }
             }
@@ -188,7 +191,8 @@ public enum NN {
             let row = p + r * n
             var m = -Float.infinity
             for i in 0..<n { m = Swift.max(m, row[i]) }
-            let s = FastMath.expSubtractSum(row, n, shift: m)
+            var s: Float = 0
+            for i in 0..<n { let e = Foundation.exp(row[i] - m); row[i] = e; s += e }
             let inv = 1 / s
             for i in 0..<n { row[i] *= inv }
         }

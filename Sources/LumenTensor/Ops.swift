@@ -44,11 +44,7 @@ extension Tensor {
     }
 
     /// `torch.nn.functional.silu`: x · σ(x).
-    public func silu() -> Tensor {
-        var out = self
-        out.data.withUnsafeMutableBufferPointer { b in if let base = b.baseAddress { FastMath.siluInPlace(base, b.count) } }
-        return out
-    }
+    public func silu() -> Tensor { map { $0 / (1 + Foundation.exp(-$0)) } }
     /// `torch.nn.functional.gelu` (exact, erf form).
     public func gelu() -> Tensor { map { 0.5 * $0 * (1 + Foundation.erf($0 / Float(2).squareRoot())) } }
     /// CLIP's `quick_gelu`: x · σ(1.702 x).
