@@ -35,6 +35,8 @@ let package = Package(
                 swiftSettings: optimize),
         // Scene studio: a ray tracer that renders captioned training and evaluation pictures.
         .target(name: "LumenScenes", dependencies: ["LumenTensor"], swiftSettings: optimize),
+        // Provenance marks: XMP digital source type, the dwtDct invisible watermark, PNG chunk reading.
+        .target(name: "LumenProvenance", swiftSettings: optimize),
         // Arena maths: Bradley–Terry ratings, intervals, ranks, Elo, battle logs (no dependencies).
         .target(name: "LumenArena", swiftSettings: optimize),
         // Image encoding (PNG with text chunks).
@@ -42,14 +44,14 @@ let package = Package(
         .executableTarget(
             name: "lumen",
             dependencies: [
-                "LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes",
+                "LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes", "LumenProvenance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: optimize),
         .testTarget(
             name: "LumenEngineTests",
-            dependencies: ["LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes"],
+            dependencies: ["LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes", "LumenProvenance"],
             resources: [.copy("Fixtures")]),
     ]
 )

@@ -46,6 +46,8 @@ public struct StableDiffusionPipeline: Sendable {
     public var schedulerConfig: SchedulerConfig
     /// The sampler the model's own scheduler config names (used when a request names none).
     public var defaultScheduler: SchedulerKind
+    /// Set when the model's scheduler class is not implemented and `defaultScheduler` is a stand-in.
+    public var unsupportedSchedulerClass: String?
     /// A short name for the model (folder or file name), written into image metadata.
     public var name: String
 
@@ -59,7 +61,9 @@ public struct StableDiffusionPipeline: Sendable {
         self.schedulerConfig = schedulerConfig
         self.name = name
         let karras = (schedulerConfig.values["use_karras_sigmas"] as? Bool) ?? false
-        defaultScheduler = schedulerConfig.className.flatMap { SchedulerKind(diffusersClass: $0, karras: karras) } ?? .euler
+        let named = schedulerConfig.className.flatMap { SchedulerKind(diffusersClass: $0, karras: karras) }
+        defaultScheduler = named ?? .euler
+        unsupportedSchedulerClass = named == nil ? (schedulerConfig.className ?? "(none)") : nil
     }
 
     /// The default picture size (`unet.config.sample_size × vae_scale_factor`).

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LumenImageIO
 import LumenPipelines
+import LumenProvenance
 import LumenSchedulers
 import LumenTensor
 
@@ -62,6 +63,9 @@ struct Generate: ParsableCommand {
             request.scheduler = scheduler
             request.clipSkip = clipSkip
             _ = try pipeline.validate(request)
+            if scheduler == nil, let other = pipeline.unsupportedSchedulerClass {
+                printError("warning: the model's scheduler \(other) is not implemented; using euler (choose with --scheduler)")
+            }
             let dropped = pipeline.tokenizer.truncatedCount(request.prompt)
             if dropped > 0 { printError("warning: the prompt is too long; its last \(dropped) tokens were ignored") }
 
@@ -79,8 +83,7 @@ struct Generate: ParsableCommand {
             if request.clipSkip > 0 { parameters += ", Clip skip: \(request.clipSkip + 1)" }
             parameters += ", Version: Lumen \(Lumen.version)"
             for (i, image) in images.enumerated() {
-                let png = try PNGEncoder.encode(width: image.width, height: image.height, pixels: image.pixels,
-                                                text: [("parameters", parameters), ("Software", "Lumen \(Lumen.version)")])
+                let png = try ProvenanceMarks.png(image, parameters: parameters)
                 if output == "-" {
                     FileHandle.standardOutput.write(png)
                 } else {

@@ -9,7 +9,7 @@ struct Lumen: ParsableCommand {
         commandName: "lumen",
         abstract: "Lumen: fast, self-hostable text-to-image.",
         version: version,
-        subcommands: [Generate.self, Inspect.self, Bench.self, Scenes.self, Arena.self])
+        subcommands: [Generate.self, Inspect.self, Bench.self, Verify.self, Scenes.self, Arena.self])
 }
 
 /// Writes a line to standard error (stdout may carry image bytes).
