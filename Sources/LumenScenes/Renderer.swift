@@ -67,11 +67,9 @@ struct Renderer {
         return best
     }
 
+    /// Shadow test: every solid, glass included, blocks the sun (no caustics).
     func occluded(_ o: V3, _ d: V3) -> Bool {
-        for s in solids where s.material != .glass || true {
-            if s.intersect(o, d, tMax: 200) != nil { return true }
-        }
-        return false
+        solids.contains { $0.intersect(o, d, tMax: 200) != nil }
     }
 
     func direct(_ p: V3, _ n: V3, _ rng: inout SceneRandom) -> V3 {

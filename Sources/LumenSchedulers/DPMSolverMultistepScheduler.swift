@@ -83,8 +83,8 @@ public struct DPMSolverMultistepScheduler: Scheduler {
 
     public mutating func step(modelOutput: Tensor, stepIndex i: Int, sample: Tensor, random: inout TorchRandomSource) -> Tensor {
         let count = timesteps.count
+        // The last step is first order (diffusers' lower_order_final / final_sigmas_type "zero").
         let lowerFinal = i == count - 1 && (eulerAtFinal || (lowerOrderFinal && count < 15) || finalSigmaZero)
-        let lowerSecond = i == count - 2 && lowerOrderFinal && count < 15
 
         // convert_model_output: the data prediction x₀.
         let (alphaS0, sigmaS0) = Self.alphaSigma(sigmas[i])
@@ -105,7 +105,6 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         if solverOrder == 1 || lowerOrderCount < 1 || lowerFinal || previousOutput == nil {
             result = Combine.map2(sample, x0) { s, m in ratio * s - coefficient * m }
         } else {
-            _ = lowerSecond  // with order 2 the second-order update is used either way
             let m1 = previousOutput!
             let (alphaS1, sigmaS1) = Self.alphaSigma(sigmas[i - 1])
             let lambdaS1 = Foundation.log(alphaS1) - Foundation.log(sigmaS1)

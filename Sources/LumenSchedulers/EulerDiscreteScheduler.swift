@@ -2,7 +2,7 @@ import Foundation
 import LumenTensor
 
 /// Sigmas and timesteps of the Euler-family schedulers (diffusers `EulerDiscreteScheduler.set_timesteps`).
-struct KarrasSigmaSchedule {
+struct EulerSigmaSchedule {
     var timesteps: [Float]
     var sigmas: [Float]  // steps + 1, last is the final sigma
 
@@ -50,7 +50,7 @@ public struct EulerDiscreteScheduler: Scheduler {
         let spacing = try c.spacing(.linspace)
         let finalType = try c.string("final_sigmas_type", "zero")
         guard ["zero", "sigma_min"].contains(finalType) else { throw SchedulerError.unsupported(field: "final_sigmas_type", value: finalType) }
-        let s = try KarrasSigmaSchedule(schedule, c, steps: steps, spacing: spacing,
+        let s = try EulerSigmaSchedule(schedule, c, steps: steps, spacing: spacing,
                                         karras: try c.bool("use_karras_sigmas", false), finalSigmaMin: finalType == "sigma_min")
         timesteps = s.timesteps
         sigmas = s.sigmas
@@ -98,7 +98,7 @@ public struct EulerAncestralDiscreteScheduler: Scheduler {
     public init(config c: SchedulerConfig, steps: Int) throws {
         let schedule = try NoiseSchedule(c, betaStart: 0.0001, betaEnd: 0.02, betaSchedule: "linear")
         let spacing = try c.spacing(.linspace)
-        let s = try KarrasSigmaSchedule(schedule, c, steps: steps, spacing: spacing, karras: false, finalSigmaMin: false)
+        let s = try EulerSigmaSchedule(schedule, c, steps: steps, spacing: spacing, karras: false, finalSigmaMin: false)
         timesteps = s.timesteps
         sigmas = s.sigmas
         prediction = try c.prediction()
