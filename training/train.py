@@ -80,6 +80,12 @@ def main():
     text, unet = build_models(len(tok), size, tok.bos_token_id, tok.eos_token_id)
     text.to(device); unet.to(device)
     ema = {k: v.detach().clone().float() for k, v in list(unet.state_dict().items()) + [("text." + k, v) for k, v in text.state_dict().items()]}
+    # EMA over floating-point tensors as two flat lists, updated with one fused call per step
+    # (a Python loop over ~500 tensors made the first run ~6 it/s on an H200).
+    live = [p for _, p in list(unet.state_dict(keep_vars=True).items()) + list(text.state_dict(keep_vars=True).items())]
+    names = list(unet.state_dict().keys()) + ["text." + k for k in text.state_dict().keys()]
+    pairs = [(ema[n], p) for n, p in zip(names, live) if p.dtype.is_floating_point]
+    ema_list, live_list = [a for a, _ in pairs], [b for _, b in pairs]
     params = list(unet.parameters()) + list(text.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     sched = scheduler()
@@ -128,9 +134,7 @@ def main():
         opt.step()
         decay = min(0.999, (1 + step) / (10 + step))
         with torch.no_grad():
-            for k, p in list(unet.state_dict().items()) + [("text." + k, p) for k, p in text.state_dict().items()]:
-                if p.dtype.is_floating_point:
-                    ema[k].mul_(decay).add_(p.float(), alpha=1 - decay)
+            torch._foreach_lerp_(ema_list, [p.detach().float() for p in live_list], 1 - decay)
         losses.append(loss.item())
         step += 1
         if step % 200 == 0:

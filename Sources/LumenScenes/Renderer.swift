@@ -202,7 +202,7 @@ struct Renderer {
 
     /// Renders `width × height` with `samples²` stratified samples per pixel, all cores, and
     /// per-pixel random streams so the bytes never depend on the thread count.
-    func render(width: Int, height: Int, samples: Int) -> (rgb: [UInt8], ids: [Int16], depth: [Float]) {
+    func render(width: Int, height: Int, samples: Int, serial: Bool = false) -> (rgb: [UInt8], ids: [Int16], depth: [Float]) {
         var rgb = [UInt8](repeating: 0, count: width * height * 3)
         var ids = [Int16](repeating: -1, count: width * height)
         var depth = [Float](repeating: .infinity, count: width * height)
@@ -210,7 +210,8 @@ struct Renderer {
             ids.withUnsafeMutableBufferPointer { ip in
                 depth.withUnsafeMutableBufferPointer { dp in
                     let (r, i, dd) = (UncheckedBox(rp), UncheckedBox(ip), UncheckedBox(dp))
-                    parallelFor(height) { y in
+                    let rows: (Int, (Int) -> Void) -> Void = serial ? { n, body in for y in 0..<n { body(y) } } : { parallelFor($0, $1) }
+                    rows(height) { y in
                         for x in 0..<width {
                             var rng = SceneRandom(scene.seed, UInt64(scene.index), UInt64(y * width + x))
                             var sum = V3.zero

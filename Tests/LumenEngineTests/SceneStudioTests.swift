@@ -14,6 +14,17 @@ import Testing
         #expect(a.rgb != c.rgb)
     }
 
+    @Test func bytesDoNotDependOnThreadCount() {
+        for index in 0..<3 {
+            let scene = SceneSampler.sample(seed: 21, index: index, split: .train)
+            let renderer = Renderer(scene: scene)
+            let parallel = renderer.render(width: 40, height: 40, samples: 2)
+            let serial = renderer.render(width: 40, height: 40, samples: 2, serial: true)
+            #expect(parallel.rgb == serial.rgb)
+            #expect(parallel.ids == serial.ids)
+        }
+    }
+
     @Test(arguments: 0..<12) func captionsAreTrueToThePicture(index: Int) {
         let r = SceneStudio.render(seed: 11, index: index, split: .train, size: 64, samples: 1)
         let scene = r.scene
