@@ -45,7 +45,7 @@ def main():
         folder = os.path.join(work, f"{kind}-{seed}{'-fp16' if fp16 else ''}")
         pipe = build(kind, folder, seed, fp16)
         base = dict(pipe.scheduler.config)
-        for sched in ["euler", "euler-a", "dpm++2m", "dpm++2m-karras", "ddim", "lcm"]:
+        for sched in ["euler", "euler-a", "dpm++2m", "dpm++2m-karras", "ddim", "lcm", "pndm"]:
             for guidance in [1.0, 6.5]:
                 pipe.scheduler = mf.scheduler_from(sched, base)
                 h, w = (40, 24) if kind == "sd1" else (24, 48)

@@ -8,6 +8,7 @@ tiny pipeline under models/tiny-sd. Run from the repository root inside a virtua
 
 The Swift tests compare Lumen against these outputs; CI only reads the committed files.
 """
+import inspect
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import shutil
 import numpy as np
 import torch
 from diffusers import (AutoencoderKL, AutoencoderTiny, DDIMScheduler, DPMSolverMultistepScheduler,
-                       EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, LCMScheduler,
+                       EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, LCMScheduler, PNDMScheduler,
                        StableDiffusionPipeline, UNet2DConditionModel)
 from safetensors.torch import save_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
@@ -98,6 +99,8 @@ def scheduler_from(name, config):
         return DDIMScheduler.from_config(config)
     if name == "lcm":
         return LCMScheduler.from_config(config)
+    if name == "pndm":
+        return PNDMScheduler.from_config(config, skip_prk_steps=True)
     raise ValueError(name)
 
 
@@ -155,7 +158,7 @@ def main():
         save(f"vae-{kind}", {"latents": z, "decoded": pipe.vae.decode(z).sample, "image": img,
                              "mean": dist.mean, "logvar": dist.logvar})
         # --- end to end --------------------------------------------------------------------------
-        for sched in ["euler", "euler-a", "dpm++2m", "dpm++2m-karras", "ddim", "lcm"]:
+        for sched in ["euler", "euler-a", "dpm++2m", "dpm++2m-karras", "ddim", "lcm", "pndm"]:
             for guidance in [1.0, 5.0]:
                 pipe.scheduler = scheduler_from(sched, base_config)
                 seed_ = 1234
@@ -200,6 +203,11 @@ def main():
     variants.append(("euler", dict(beta_schedule="linear", timestep_spacing="linspace"), 10))
     variants.append(("ddim", dict(beta_schedule="linear", clip_sample=True, timestep_spacing="trailing"), 3))
     variants.append(("dpm++2m", dict(base, timestep_spacing="linspace"), 20))
+    # Appended last so earlier case numbers keep their meaning.
+    for spacing in ["leading", "trailing", "linspace"]:
+        for pred in ["epsilon", "v_prediction"]:
+            variants.append(("pndm", dict(base, timestep_spacing=spacing, prediction_type=pred, steps_offset=1, skip_prk_steps=True), 6))
+    variants.append(("pndm", dict(beta_schedule="linear", skip_prk_steps=True), 2))
     tensors = {}
     for i, (sched, cfg, steps) in enumerate(variants):
         s = scheduler_from(sched, dict(cfg))
@@ -210,7 +218,8 @@ def main():
         for t in s.timesteps:
             x = s.scale_model_input(sample, t)
             out = x * float(t) / (float(t) + 1)
-            sample = s.step(out, t, sample, generator=g).prev_sample
+            kwargs = {"generator": g} if "generator" in inspect.signature(s.step).parameters else {}
+            sample = s.step(out, t, sample, **kwargs).prev_sample
         tensors[f"case{i}"] = sample
         sched_cases.append({"scheduler": sched, "config": cfg, "steps": steps, "seed": i,
                             "timesteps": [float(t) for t in s.timesteps],
@@ -241,12 +250,6 @@ def make_clip_goldens():
     with open(os.path.join(FIX, "tokenizer-clip.json"), "w") as f:
         json.dump(dict(texts=texts, **out), f, ensure_ascii=False)
 
-
-if __name__ == "__main__" and not os.environ.get("LUMEN_SINGLE_FILE_ONLY"):
-    main()
-    make_clip_goldens()
-    make_single_file("sd1", 300)
-    make_single_file("sd2", 400)
 
 
 # --- single-file LDM checkpoints ------------------------------------------------------------------
@@ -415,6 +418,9 @@ def make_single_file(kind, seed):
                                        "latents": z, "decoded": vae.decode(z).sample})
 
 
-if __name__ == "__main__" and os.environ.get("LUMEN_SINGLE_FILE_ONLY"):
+if __name__ == "__main__":
+    if not os.environ.get("LUMEN_SINGLE_FILE_ONLY"):
+        main()
+        make_clip_goldens()
     make_single_file("sd1", 300)
     make_single_file("sd2", 400)

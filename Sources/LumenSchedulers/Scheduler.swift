@@ -38,6 +38,7 @@ public enum SchedulerKind: String, Sendable, CaseIterable {
     case dpmpp2mKarras = "dpm++2m-karras"
     case ddim
     case lcm
+    case pndm
 
     /// The diffusers class that implements it.
     public var diffusersClass: String {
@@ -47,6 +48,7 @@ public enum SchedulerKind: String, Sendable, CaseIterable {
         case .dpmpp2m, .dpmpp2mKarras: "DPMSolverMultistepScheduler"
         case .ddim: "DDIMScheduler"
         case .lcm: "LCMScheduler"
+        case .pndm: "PNDMScheduler"
         }
     }
 
@@ -59,6 +61,7 @@ public enum SchedulerKind: String, Sendable, CaseIterable {
         case .dpmpp2mKarras: "DPM++ 2M Karras"
         case .ddim: "DDIM"
         case .lcm: "LCM"
+        case .pndm: "PLMS"
         }
     }
 
@@ -70,6 +73,7 @@ public enum SchedulerKind: String, Sendable, CaseIterable {
         case "DPMSolverMultistepScheduler": self = karras ? .dpmpp2mKarras : .dpmpp2m
         case "DDIMScheduler": self = .ddim
         case "LCMScheduler": self = .lcm
+        case "PNDMScheduler": self = .pndm
         default: return nil
         }
     }
@@ -85,6 +89,7 @@ public enum SchedulerKind: String, Sendable, CaseIterable {
         case .dpmpp2mKarras: return try DPMSolverMultistepScheduler(config: config, steps: steps, karras: true)
         case .ddim: return try DDIMScheduler(config: config, steps: steps)
         case .lcm: return try LCMScheduler(config: config, steps: steps)
+        case .pndm: return try PNDMScheduler(config: config, steps: steps)
         }
     }
 }

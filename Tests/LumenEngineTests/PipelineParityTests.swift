@@ -8,7 +8,7 @@ import Testing
 /// with and without guidance, compared on the decoded picture (before 8-bit rounding).
 @Suite struct PipelineParityTests {
     static let e2eCases: [String] = ["sd1", "sd2"].flatMap { kind in
-        ["euler", "euler-a", "dpm++2m", "dpm++2m-karras", "ddim", "lcm"].flatMap { s in [1, 5].map { "e2e-\(kind)-\(s)-g\($0)" } }
+        ["euler", "euler-a", "dpm++2m", "dpm++2m-karras", "ddim", "lcm", "pndm"].flatMap { s in [1, 5].map { "e2e-\(kind)-\(s)-g\($0)" } }
     }
 
     static func decoded(_ pipeline: StableDiffusionPipeline, _ request: GenerationRequest) throws -> Tensor {

@@ -9,9 +9,9 @@ import Testing
         (try? Fixtures.json("schedulers.json") as? [[String: Any]]) ?? []
     }()
 
-    @Test func fixturesPresent() { #expect(Self.cases.count >= 30) }
+    @Test func fixturesPresent() { #expect(Self.cases.count == 46) }
 
-    @Test(arguments: 0..<39) func analyticLoopMatchesDiffusers(index: Int) throws {
+    @Test(arguments: 0..<46) func analyticLoopMatchesDiffusers(index: Int) throws {
         guard index < Self.cases.count else { return }
         let c = Self.cases[index]
         let kind = try #require(SchedulerKind(rawValue: c["scheduler"] as! String))
