@@ -21,15 +21,7 @@ public struct DDIMScheduler: Scheduler {
         prediction = try c.prediction()
         clipSample = try c.bool("clip_sample", true) ? Float(try c.double("clip_sample_range", 1)) : nil
         stepRatio = n / steps
-        let offset = try c.int("steps_offset", 0)
-        switch try c.spacing(.leading) {
-        case .linspace:
-            timesteps = NumPy.linspace(0, Double(n - 1), steps).map(NumPy.round).reversed().map { Float($0) }
-        case .leading:
-            timesteps = (0..<steps).reversed().map { Float($0 * (n / steps) + offset) }
-        case .trailing:
-            timesteps = NumPy.arange(Double(n), 0, -Double(n) / Double(steps)).map { Float(NumPy.round($0) - 1) }
-        }
+        timesteps = schedule.integerTimesteps(try c.spacing(.leading), steps: steps, offset: try c.int("steps_offset", 0)).map(Float.init)
     }
 
     public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor { sample }

@@ -42,6 +42,17 @@ public struct NoiseSchedule: Sendable {
         }
     }
 
+    /// Integer inference timesteps in descending order for `timestep_spacing`, as DDIM and PNDM
+    /// compute them (`linspace` rounds, `leading` adds `steps_offset`, `trailing` ends at n − 1).
+    public func integerTimesteps(_ spacing: TimestepSpacing, steps: Int, offset: Int) -> [Int] {
+        let n = trainTimesteps
+        switch spacing {
+        case .linspace: return NumPy.linspace(0, Double(n - 1), steps).map { Int(NumPy.round($0)) }.reversed()
+        case .leading: return (0..<steps).reversed().map { $0 * (n / steps) + offset }
+        case .trailing: return NumPy.arange(Double(n), 0, -Double(n) / Double(steps)).map { Int(NumPy.round($0)) - 1 }
+        }
+    }
+
     /// `((1 − ᾱ) / ᾱ) ** 0.5` in fp32, indexed by training timestep.
     public var trainSigmas: [Float] { alphasCumprod.map { ((1 - $0) / $0).squareRoot() } }
 

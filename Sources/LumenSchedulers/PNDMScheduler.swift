@@ -28,13 +28,7 @@ public struct PNDMScheduler: Scheduler {
         prediction = try c.prediction()
         guard prediction != .sample else { throw SchedulerError.unsupported(field: "prediction_type", value: "sample") }
         stepRatio = n / steps
-        let offset = try c.int("steps_offset", 0)
-        var ascending: [Int]
-        switch try c.spacing(.leading) {
-        case .linspace: ascending = NumPy.linspace(0, Double(n - 1), steps).map { Int(NumPy.round($0)) }
-        case .leading: ascending = (0..<steps).map { $0 * (n / steps) + offset }
-        case .trailing: ascending = NumPy.arange(Double(n), 0, -Double(n) / Double(steps)).map { Int(NumPy.round($0)) - 1 }.reversed()
-        }
+        let ascending = Array(schedule.integerTimesteps(try c.spacing(.leading), steps: steps, offset: try c.int("steps_offset", 0)).reversed())
         // plms_timesteps = concat(t[:-1], t[-2:-1], t[-1:])[::-1]
         var plms = Array(ascending.dropLast())
         if ascending.count >= 2 { plms.append(ascending[ascending.count - 2]) }
