@@ -18,6 +18,7 @@ let package = Package(
         // Native libraries from Debian (see .ci/run for the apt packages).
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
         // Tensor core and CPU kernels (BLAS-backed GEMM, convolution, norms, attention, RNG).
         .target(name: "LumenTensor", dependencies: ["COpenBLAS"], swiftSettings: optimize),
@@ -40,7 +41,7 @@ let package = Package(
         // Arena maths: Bradley–Terry ratings, intervals, ranks, Elo, battle logs (no dependencies).
         .target(name: "LumenArena", swiftSettings: optimize),
         // Image encoding (PNG with text chunks).
-        .target(name: "LumenImageIO", dependencies: ["CPNG"], swiftSettings: optimize),
+        .target(name: "LumenImageIO", dependencies: ["CPNG", "CTurboJPEG"], swiftSettings: optimize),
         .executableTarget(
             name: "lumen",
             dependencies: [

@@ -29,7 +29,8 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "Tokenizer folder for single-file checkpoints.") var tokenizer: String?
     @Option(name: .long, help: "Weights variant to prefer (e.g. fp16).") var variant: String?
     @Option(name: .long, help: "Text-encoder layers to skip from the end.") var clipSkip: Int = 0
-    @Option(name: [.short, .long], help: "Output PNG file ('-' for stdout); numbered when n > 1.") var output: String = "output.png"
+    @Option(name: [.short, .long], help: "Output file, .png or .jpg ('-' for PNG on stdout); numbered when n > 1.") var output: String = "output.png"
+    @Option(name: .long, help: "JPEG quality (1–100).") var quality: Int = 90
     @Flag(name: [.short, .long], help: "No progress output.") var quiet = false
     @Flag(name: .long, help: "Verbose logging.") var verbose = false
 
@@ -41,6 +42,7 @@ struct Generate: ParsableCommand {
         if let w = width, w <= 0 || w % 8 != 0 { throw ValidationError("--width \(w) must be a positive multiple of 8") }
         if let h = height, h <= 0 || h % 8 != 0 { throw ValidationError("--height \(h) must be a positive multiple of 8") }
         if let s = steps, s < 1 || s > 1000 { throw ValidationError("--steps must be between 1 and 1000") }
+        if quality < 1 || quality > 100 { throw ValidationError("--quality must be between 1 and 100") }
     }
 
     func run() throws {
@@ -83,7 +85,7 @@ struct Generate: ParsableCommand {
             if request.clipSkip > 0 { parameters += ", Clip skip: \(request.clipSkip + 1)" }
             parameters += ", Version: Lumen \(Lumen.version)"
             for (i, image) in images.enumerated() {
-                let png = try ProvenanceMarks.png(image, parameters: parameters)
+                let png = try ProvenanceMarks.encode(image, parameters: parameters, format: ProvenanceMarks.format(for: output), quality: quality)
                 if output == "-" {
                     FileHandle.standardOutput.write(png)
                 } else {

@@ -7,7 +7,7 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the provenance marks of pictures: XMP digital source type, invisible watermark, C2PA manifest.")
 
-    @Argument(help: "PNG files.") var files: [String]
+    @Argument(help: "PNG or JPEG files.") var files: [String]
     @Flag(name: .long, help: "Print JSON.") var json = false
 
     func run() throws {
@@ -17,8 +17,14 @@ struct Verify: ParsableCommand {
             var r: [String: Any] = ["file": file]
             do {
                 guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-                let chunks = try PNGChunks.read(data)
-                let texts = PNGChunks.texts(chunks)
+                let isJPEG = data.starts(with: [0xFF, 0xD8])
+                let chunks = isJPEG ? [] : try PNGChunks.read(data)
+                var texts = PNGChunks.texts(chunks)
+                if isJPEG {
+                    texts[XMP.pngKeyword] = JPEGCodec.xmp(data)
+                    texts["parameters"] = JPEGCodec.comment(data)
+                }
+                r["format"] = isJPEG ? "jpeg" : "png"
                 if let xmp = texts[XMP.pngKeyword] {
                     r["xmp"] = [
                         "digital_source_type": XMP.property("Iptc4xmpExt:DigitalSourceType", in: xmp) ?? NSNull(),
@@ -29,9 +35,9 @@ struct Verify: ParsableCommand {
                     r["xmp"] = NSNull()
                 }
                 r["ai_generated"] = (texts[XMP.pngKeyword].flatMap { XMP.property("Iptc4xmpExt:DigitalSourceType", in: $0) }) == XMP.trainedAlgorithmicMedia
-                r["c2pa"] = chunks.contains { $0.type == "caBX" } ? "present (not validated by this version)" : "absent"
+                r["c2pa"] = chunks.contains { $0.type == "caBX" } ? "present (not validated by this version)" : "absent"  // JPEG APP11 not read yet
                 r["parameters"] = texts["parameters"] ?? NSNull()
-                let image = try PNGDecoder.decodeRGB(data)
+                let image = isJPEG ? try JPEGCodec.decodeRGB(data) : try PNGDecoder.decodeRGB(data)
                 if image.width >= DwtDctWatermark.minimumSize && image.height >= DwtDctWatermark.minimumSize {
                     let scores = DwtDctWatermark.decode(rgb: image.pixels, width: image.width, height: image.height, bitCount: WatermarkPayload.bitCount)
                     let bits = scores.map { $0 > 0.5 }

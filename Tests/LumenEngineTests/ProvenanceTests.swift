@@ -49,3 +49,21 @@ import Testing
         #expect(throws: PNGChunks.ReadError.self) { try PNGChunks.read(png) }
     }
 }
+
+@Suite struct JPEGProvenanceTests {
+    @Test func jpegKeepsXMPCommentAndWatermarkAtQuality90() throws {
+        let payload = WatermarkPayload(pictureID: 0x0BAD_F00D)
+        let marked = DwtDctWatermark.embed(rgb: ProvenanceTests.picture(), width: 320, height: 288, bits: payload.bits)
+        let xmp = XMP.packet(instanceID: "xmp:iid:42", creatorTool: "Lumen test")
+        let jpeg = try JPEGCodec.encode(width: 320, height: 288, rgb: marked, quality: 90, xmp: xmp, comment: "a prompt\nSteps: 8")
+        #expect(JPEGCodec.xmp(jpeg).flatMap { XMP.property("Iptc4xmpExt:DigitalSourceType", in: $0) } == XMP.trainedAlgorithmicMedia)
+        #expect(JPEGCodec.comment(jpeg) == "a prompt\nSteps: 8")
+        let decoded = try JPEGCodec.decodeRGB(jpeg)
+        let scores = DwtDctWatermark.decode(rgb: decoded.pixels, width: decoded.width, height: decoded.height, bitCount: 48)
+        #expect(WatermarkPayload(bits: scores.map { $0 > 0.5 }) == payload)
+    }
+
+    @Test func malformedJPEGIsAnError() {
+        #expect(throws: ImageEncodingError.self) { try JPEGCodec.decodeRGB(Data([0xFF, 0xD8, 0xFF, 0x00, 1, 2, 3])) }
+    }
+}
