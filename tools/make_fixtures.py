@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds tiny random Stable Diffusion components with diffusers/transformers (seeded) and writes
-them with reference inputs and outputs under Tests/LumenEngineTests/Fixtures, plus the built-in
-tiny pipeline under models/tiny-sd. Run from the repository root inside a virtualenv with
+them with reference inputs and outputs under Tests/LumenEngineTests/Fixtures. Run from the
+repository root inside a virtualenv with
 `pip install torch diffusers transformers safetensors numpy`:
 
     python tools/make_fixtures.py
@@ -228,10 +228,6 @@ def main():
     with open(os.path.join(FIX, "schedulers.json"), "w") as f:
         json.dump(sched_cases, f)
 
-    # The built-in model until our own ships: the tiny SD1 pipeline.
-    dest = os.path.join(ROOT, "models", "tiny-sd")
-    shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(os.path.join(FIX, "tiny-sd1"), dest)
     print("fixtures written to", FIX)
 
 

@@ -49,7 +49,7 @@ struct Generate: ParsableCommand {
         bootstrapLogging(verbose: verbose)
         try reportingErrors {
             guard let modelPath = model ?? defaultModelPath() else {
-                throw ValidationError("no --model given and the built-in model (models/tiny-sd) was not found")
+                throw ValidationError("no --model given and the built-in model (models/lumen-tiny) was not found; set LUMEN_MODEL or run from the repository")
             }
             let started = Date()
             let pipeline = try PipelineLoader.load(path: modelPath, decoder: decoder, variant: variant, tokenizer: tokenizer ?? defaultTokenizerPath())
