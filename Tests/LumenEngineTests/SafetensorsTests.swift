@@ -1,5 +1,6 @@
 import Foundation
 import LumenTensor
+import LumenModels
 import LumenWeights
 import Testing
 
@@ -97,6 +98,23 @@ import Testing
         #expect { try store.finish() } throws: { e in
             guard let e = e as? WeightLoadError else { return false }
             return e.missing == ["missing"] && e.unexpected == ["extra"] && e.misShaped.map(\.name) == ["b"]
+        }
+    }
+}
+
+/// Impossible model configs are refused with a message naming the field, not a crash.
+@Suite struct ModelConfigValidationTests {
+    @Test func impossibleConfigsAreRefused() throws {
+        #expect { try AutoencoderKLConfig(JSONConfig(values: ["block_out_channels": [30, 64], "norm_num_groups": 32])) } throws: {
+            "\($0)".contains("block_out_channels")
+        }
+        #expect { try UNet2DConditionConfig(JSONConfig(values: ["block_out_channels": [32, 64], "norm_num_groups": 32, "attention_head_dim": 3,
+                                                                  "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
+                                                                  "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"]])) } throws: {
+            "\($0)".contains("attention_head_dim")
+        }
+        #expect { try CLIPTextConfig(JSONConfig(values: ["hidden_size": 30, "num_attention_heads": 4])) } throws: {
+            "\($0)".contains("num_attention_heads")
         }
     }
 }

@@ -36,6 +36,12 @@ public struct AutoencoderKLConfig: Sendable, Equatable {
         for t in try c.strings("up_block_types", []) where t != "UpDecoderBlock2D" {
             throw ModelConfigError.unsupported(field: "up_block_types", value: t)
         }
+        guard !blockOutChannels.isEmpty, layersPerBlock >= 1, latentChannels >= 1, normNumGroups >= 1 else {
+            throw ModelConfigError.invalid(field: "block_out_channels", reason: "sizes must be positive")
+        }
+        for channels in blockOutChannels where channels <= 0 || channels % normNumGroups != 0 {
+            throw ModelConfigError.invalid(field: "block_out_channels", reason: "\(channels) channels are not divisible into \(normNumGroups) groups")
+        }
     }
 }
 

@@ -66,6 +66,9 @@ public struct UNet2DConditionConfig: Sendable, Equatable {
         for t in upBlockTypes where !["CrossAttnUpBlock2D", "UpBlock2D"].contains(t) {
             throw ModelConfigError.unsupported(field: "up_block_types", value: t)
         }
+        guard normNumGroups >= 1, layersPerBlock.allSatisfy({ $0 >= 1 }), transformerLayersPerBlock.allSatisfy({ $0 >= 0 }) else {
+            throw ModelConfigError.invalid(field: "layers_per_block", reason: "block sizes must be positive")
+        }
         for (i, channels) in blockOutChannels.enumerated() {
             guard channels > 0, channels % normNumGroups == 0 else {
                 throw ModelConfigError.invalid(field: "block_out_channels", reason: "\(channels) channels are not divisible into \(normNumGroups) groups")
