@@ -26,14 +26,20 @@ public struct Battle: Codable, Sendable, Equatable {
     /// Whether the names were hidden when the vote was cast; only anonymous votes rank models.
     public var anony: Bool
     public var tstamp: Double?
+    /// Lumen's own optional fields: the prompt and its category (for per-category boards and the
+    /// repeated-prompt cap). FastChat logs without them still decode.
+    public var prompt: String?
+    public var category: String?
 
     enum CodingKeys: String, CodingKey {
-        case modelA = "model_a", modelB = "model_b", winner, judge, anony, tstamp
+        case modelA = "model_a", modelB = "model_b", winner, judge, anony, tstamp, prompt, category
     }
 
-    public init(modelA: String, modelB: String, winner: BattleWinner, judge: String? = nil, anony: Bool = true, tstamp: Double? = nil) {
+    public init(modelA: String, modelB: String, winner: BattleWinner, judge: String? = nil, anony: Bool = true, tstamp: Double? = nil,
+                prompt: String? = nil, category: String? = nil) {
         self.modelA = modelA; self.modelB = modelB; self.winner = winner
         self.judge = judge; self.anony = anony; self.tstamp = tstamp
+        self.prompt = prompt; self.category = category
     }
 }
 
@@ -66,7 +72,8 @@ public enum BattleLog {
             }
             let anony = (row["anony"] as? Bool) ?? false
             return Battle(modelA: a, modelB: b, winner: winner, judge: row["judge"] as? String, anony: anony,
-                          tstamp: (row["tstamp"] as? Double) ?? (row["tstamp"] as? Int).map(Double.init))
+                          tstamp: (row["tstamp"] as? Double) ?? (row["tstamp"] as? Int).map(Double.init),
+                          prompt: row["prompt"] as? String, category: row["category"] as? String)
         }
     }
 

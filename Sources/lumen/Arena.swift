@@ -15,14 +15,18 @@ struct Arena: ParsableCommand {
         @Option(name: .long, help: "Bootstrap rounds for a second 95% interval (0: off).") var bootstrap: Int = 0
         @Option(name: .long, help: "Bootstrap seed.") var seed: UInt64 = 42
         @Option(name: .long, help: "Models with fewer votes are marked provisional.") var minVotes: Int = 0
+        @Option(name: .long, help: "Count at most this many votes per judge per UTC day.") var dailyCap: Int?
+        @Option(name: .long, help: "Count at most this many battles per identical prompt (logs with a prompt field).") var promptCap: Int?
 
         func validate() throws {
             if bootstrap < 0 || bootstrap > 100_000 { throw ValidationError("--bootstrap must be between 0 and 100000") }
+            if let c = dailyCap, c < 1 { throw ValidationError("--daily-cap must be at least 1") }
+            if let c = promptCap, c < 1 { throw ValidationError("--prompt-cap must be at least 1") }
         }
 
         func run() throws {
             try reportingErrors {
-                let battles = try BattleLog.load(path: file)
+                let (battles, dropped) = VoteHygiene(dailyCapPerVoter: dailyCap, battlesPerPrompt: promptCap).apply(try BattleLog.load(path: file))
                 var options = Leaderboard.Options()
                 options.anonymousOnly = !all
                 options.bootstrapRounds = bootstrap
@@ -36,6 +40,7 @@ struct Arena: ParsableCommand {
                     return
                 }
                 print("\(board.votes) \(all ? "" : "anonymous ")votes, \(board.entries.count) models")
+                for (reason, count) in dropped.sorted(by: { $0.key.rawValue < $1.key.rawValue }) { print("dropped \(count) (\(reason.rawValue))") }
                 var header = "rank  rating     95% CI (sandwich)      "
                 if bootstrap > 0 { header += "95% CI (bootstrap)     " }
                 print(header + "votes   elo      model")

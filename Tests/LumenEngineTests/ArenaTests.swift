@@ -125,3 +125,29 @@ import Testing
         }
     }
 }
+
+@Suite struct VoteHygieneTests {
+    @Test func capsAndSelfBattlesAreDropped() {
+        let day: Double = 86_400 * 20_000
+        var battles = [Battle(modelA: "a", modelB: "a", winner: .tie, judge: "u1", tstamp: day)]
+        battles += (0..<5).map { i in Battle(modelA: "a", modelB: "b", winner: .modelA, judge: "u1", tstamp: day + Double(i), prompt: "p\(i)") }
+        battles += [Battle(modelA: "a", modelB: "b", winner: .modelB, judge: "u1", tstamp: day + 86_400, prompt: "p0")]
+        battles += (0..<3).map { i in Battle(modelA: "b", modelB: "c", winner: .tie, judge: "u\(i + 2)", tstamp: day, prompt: "same") }
+        let (kept, dropped) = VoteHygiene(dailyCapPerVoter: 3, battlesPerPrompt: 2).apply(battles)
+        #expect(dropped[.selfBattle] == 1)
+        #expect(dropped[.voterDailyCap] == 2)   // u1's 4th and 5th vote on the first day
+        #expect(dropped[.repeatedPrompt] == 1)  // the third "same" ("p0" twice is within the cap)
+        #expect(kept.count == battles.count - 4)
+    }
+
+    @Test func categoryBoardsAndFieldsRoundTrip() throws {
+        let battles = [Battle(modelA: "a", modelB: "b", winner: .modelA, prompt: "a cat", category: "photo"),
+                       Battle(modelA: "a", modelB: "b", winner: .modelB, prompt: "a lake", category: "landscape"),
+                       Battle(modelA: "a", modelB: "b", winner: .modelA)]
+        let boards = Leaderboard.byCategory(battles)
+        #expect(Set(boards.keys) == ["photo", "landscape"])
+        #expect(boards["photo"]!.votes == 1)
+        let decoded = try BattleLog.decode(try BattleLog.encode(battles))
+        #expect(decoded == battles)
+    }
+}
