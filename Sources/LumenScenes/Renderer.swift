@@ -209,7 +209,6 @@ struct Renderer {
         rgb.withUnsafeMutableBufferPointer { rp in
             ids.withUnsafeMutableBufferPointer { ip in
                 depth.withUnsafeMutableBufferPointer { dp in
-                    let (r, i, dd) = (UncheckedBox(rp), UncheckedBox(ip), UncheckedBox(dp))
                     let rows: (Int, (Int) -> Void) -> Void = serial ? { n, body in for y in 0..<n { body(y) } } : { parallelFor($0, $1) }
                     rows(height) { y in
                         for x in 0..<width {
@@ -224,11 +223,11 @@ struct Renderer {
                             }
                             let c = Self.toneMap(sum / Float(samples * samples), exposure: sky.exposure)
                             let k = y * width + x
-                            r.value[k * 3] = c.x; r.value[k * 3 + 1] = c.y; r.value[k * 3 + 2] = c.z
+                            rp[k * 3] = c.x; rp[k * 3 + 1] = c.y; rp[k * 3 + 2] = c.z
                             let center = primaryRay(Float(x) + 0.5, Float(y) + 0.5, width: width, height: height)
                             if let (h, surface) = nearest(camera.origin, center) {
-                                if case let .solid(s) = surface, s.id >= 0 { i.value[k] = Int16(s.id) }
-                                dd.value[k] = h.t * dot(center, camera.forward)
+                                if case let .solid(s) = surface, s.id >= 0 { ip[k] = Int16(s.id) }
+                                dp[k] = h.t * dot(center, camera.forward)
                             }
                         }
                     }
@@ -247,10 +246,4 @@ struct Renderer {
         let sy = dot(v, camera.up) / z / camera.tanHalf
         return ((sx + 1) / 2 * Float(width), (1 - sy) / 2 * Float(height), z)
     }
-}
-
-/// Lets disjoint rows be written from `parallelFor`.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -18,18 +18,6 @@ extension Tensor {
         return out
     }
 
-    /// `a - b` for equal shapes.
-    public static func - (a: Tensor, b: Tensor) -> Tensor {
-        precondition(a.shape == b.shape, "sub: \(a.shape) vs \(b.shape)")
-        var out = a
-        out.data.withUnsafeMutableBufferPointer { o in
-            b.data.withUnsafeBufferPointer { bp in
-                for i in 0..<o.count { o[i] -= bp[i] }
-            }
-        }
-        return out
-    }
-
     public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
     public static func / (a: Tensor, s: Float) -> Tensor { a.map { $0 / s } }
 

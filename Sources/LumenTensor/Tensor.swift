@@ -18,11 +18,6 @@ public struct Tensor: Sendable, Equatable {
         self.data = [Float](repeating: 0, count: shape.reduce(1, *))
     }
 
-    public init(repeating value: Float, shape: [Int]) {
-        self.shape = shape
-        self.data = [Float](repeating: value, count: shape.reduce(1, *))
-    }
-
     /// Creates a tensor whose storage is written by `body` exactly once (no zero fill).
     @inlinable
     public init(uninitializedShape shape: [Int], _ body: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {

@@ -124,11 +124,6 @@ public final class WeightStore {
         }
     }
 
-    /// Optional tensor: returns nil (and records nothing) when absent.
-    public func optionalTensor(_ name: String, shape: [Int]) -> Tensor? {
-        entries[name] == nil ? nil : tensor(name, shape: shape)
-    }
-
     /// Throws a `WeightLoadError` listing every missing, unexpected and mis-shaped tensor.
     public func finish() throws {
         let unexpected = entries.keys.filter { !used.contains($0) && !ignorable.contains($0) }.sorted()
@@ -155,7 +150,5 @@ public struct WeightScope {
 
     public func path(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
     public func tensor(_ name: String, _ shape: [Int]) -> Tensor { store.tensor(path(name), shape: shape) }
-    public func optional(_ name: String, _ shape: [Int]) -> Tensor? { store.optionalTensor(path(name), shape: shape) }
     public func contains(_ name: String) -> Bool { store.contains(path(name)) }
-    public func shape(_ name: String) -> [Int]? { store.shape(of: path(name)) }
 }
