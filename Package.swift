@@ -13,12 +13,20 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Server only: kept out of the engine targets so they build fast.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // Native libraries from Debian (see .ci/run for the apt packages).
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
 
         // Tensor core and CPU kernels (BLAS-backed GEMM, convolution, norms, attention, RNG).
         .target(name: "LumenTensor", dependencies: ["COpenBLAS"], swiftSettings: optimize),
@@ -40,12 +48,32 @@ let package = Package(
         .target(name: "LumenProvenance", swiftSettings: optimize),
         // Arena maths: Bradley–Terry ratings, intervals, ranks, Elo, battle logs (no dependencies).
         .target(name: "LumenArena", swiftSettings: optimize),
-        // Image encoding (PNG with text chunks).
-        .target(name: "LumenImageIO", dependencies: ["CPNG", "CTurboJPEG"], swiftSettings: optimize),
+        // Image encoding and decoding: PNG with text chunks, JPEG with XMP, WebP with XMP.
+        .target(name: "LumenImageIO", dependencies: ["CPNG", "CTurboJPEG", "CWebP"], swiftSettings: optimize),
+        // What the CLI and the server share: the model catalog, request defaults, and writing a
+        // generated picture with its provenance marks.
+        .target(name: "LumenService",
+                dependencies: ["LumenPipelines", "LumenImageIO", "LumenProvenance", "LumenSchedulers"],
+                swiftSettings: optimize),
+        // `lumen serve`: OpenAI-compatible Images API, persistent job queue, Image Creator web app.
+        .target(name: "LumenServer",
+                dependencies: [
+                    "LumenService", "LumenArena",
+                    .product(name: "Hummingbird", package: "hummingbird"),
+                    .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                    .product(name: "GRDB", package: "GRDB.swift"),
+                    .product(name: "Logging", package: "swift-log"),
+                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                    .product(name: "HTTPTypes", package: "swift-http-types"),
+                    .product(name: "NIOCore", package: "swift-nio"),
+                ],
+                resources: [.copy("Resources")],
+                swiftSettings: optimize),
         .executableTarget(
             name: "lumen",
             dependencies: [
                 "LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes", "LumenProvenance",
+                "LumenService", "LumenServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -54,5 +82,12 @@ let package = Package(
             name: "LumenEngineTests",
             dependencies: ["LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes", "LumenProvenance"],
             resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "LumenServerTests",
+            dependencies: [
+                "LumenServer", "LumenService", "LumenImageIO",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
     ]
 )

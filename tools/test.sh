@@ -1,7 +1,25 @@
 #!/usr/bin/env bash
-# The whole test suite: installs build dependencies, then runs every Swift test.
+# The whole test suite: installs what the tests need, runs every Swift test, then checks
+# `lumen serve` against real outside tools (the openai client, headless Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/bootstrap.sh
+
+# Test-only tools from Debian: Chromium and its WebDriver for the browser test.
+test_packages=(chromium chromium-driver python3-venv)
+missing=()
+for p in "${test_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi
+
 swift test 2>&1 | tee /tmp/lumen-test.log
 grep -q "Test run with .* passed" /tmp/lumen-test.log
+
+# Python checkers from PyPI, in a virtualenv inside the checkout (ignored by git).
+swift build --product lumen
+[ -x .venv-test/bin/python ] || python3 -m venv .venv-test
+.venv-test/bin/pip install -q --disable-pip-version-check -r interop/requirements.txt
+(cd interop/server && ../../.venv-test/bin/python -m pytest -q -p no:cacheprovider .)

@@ -9,7 +9,7 @@ public enum ImageEncodingError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .invalidImage(s): "cannot encode image: \(s)"
-        case let .encoderFailed(s): "PNG encoder failed: \(s)"
+        case let .encoderFailed(s): "image encoder failed: \(s)"
         }
     }
 }

@@ -4,6 +4,7 @@ import LumenImageIO
 import LumenPipelines
 import LumenProvenance
 import LumenSchedulers
+import LumenService
 import LumenTensor
 
 extension SchedulerKind: ExpressibleByArgument {}
@@ -29,8 +30,9 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "Tokenizer folder for single-file checkpoints.") var tokenizer: String?
     @Option(name: .long, help: "Weights variant to prefer (e.g. fp16).") var variant: String?
     @Option(name: .long, help: "Text-encoder layers to skip from the end.") var clipSkip: Int = 0
-    @Option(name: [.short, .long], help: "Output file, .png or .jpg ('-' for PNG on stdout); numbered when n > 1.") var output: String = "output.png"
-    @Option(name: .long, help: "JPEG quality (1–100).") var quality: Int = 90
+    @Option(name: [.short, .long], help: "Output file, .png, .jpg or .webp ('-' for PNG on stdout); numbered when n > 1.") var output: String = "output.png"
+    @Option(name: .long, help: "JPEG/WebP quality (1–100).") var quality: Int = 90
+    @Option(name: .long, help: "Style preset: \(StylePreset.all.map(\.id).joined(separator: "|")).") var style: String?
     @Flag(name: [.short, .long], help: "No progress output.") var quiet = false
     @Flag(name: .long, help: "Verbose logging.") var verbose = false
 
@@ -43,6 +45,9 @@ struct Generate: ParsableCommand {
         if let h = height, h <= 0 || h % 8 != 0 { throw ValidationError("--height \(h) must be a positive multiple of 8") }
         if let s = steps, s < 1 || s > 1000 { throw ValidationError("--steps must be between 1 and 1000") }
         if quality < 1 || quality > 100 { throw ValidationError("--quality must be between 1 and 100") }
+        if let style, StylePreset.named(style) == nil {
+            throw ValidationError("unknown --style '\(style)'; use one of \(StylePreset.all.map(\.id).joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -53,17 +58,15 @@ struct Generate: ParsableCommand {
             }
             let started = Date()
             let pipeline = try PipelineLoader.load(path: modelPath, decoder: decoder, variant: variant, tokenizer: tokenizer ?? defaultTokenizerPath())
-            var request = GenerationRequest(prompt: prompt ?? positionalPrompt ?? "")
-            request.negativePrompt = negativePrompt
-            request.width = width
-            request.height = height
-            let recommended = modelDefaults(modelPath)
-            request.steps = steps ?? recommended.steps ?? 20
-            request.guidanceScale = guidance ?? recommended.guidance ?? 7.5
-            request.seed = seed ?? UInt64.random(in: 0..<(1 << 32))
-            request.imageCount = n
-            request.scheduler = scheduler
-            request.clipSkip = clipSkip
+            let recommended = ModelDefaults(modelPath: modelPath)
+            let typed = prompt ?? positionalPrompt ?? ""
+            let settings = GenerationSettings(
+                model: pipeline.name, prompt: typed, revisedPrompt: style.flatMap(StylePreset.named)?.apply(to: typed),
+                negativePrompt: negativePrompt, style: style,
+                width: width ?? pipeline.defaultSize, height: height ?? pipeline.defaultSize,
+                steps: steps ?? recommended.steps ?? 20, guidance: guidance ?? recommended.guidance ?? 7.5,
+                seed: seed ?? UInt64.random(in: 0..<(1 << 32)), count: n, scheduler: scheduler?.rawValue, clipSkip: clipSkip)
+            let request = try settings.request()
             _ = try pipeline.validate(request)
             if scheduler == nil, let other = pipeline.unsupportedSchedulerClass {
                 printError("warning: the model's scheduler \(other) is not implemented; using euler (choose with --scheduler)")
@@ -76,29 +79,24 @@ struct Generate: ParsableCommand {
                 if p.stage == .denoising { bar.update(label: "step", step: p.step, total: p.totalSteps) }
                 return true
             }
-            let size = (request.width ?? pipeline.defaultSize, request.height ?? pipeline.defaultSize)
             let sampler = request.scheduler ?? pipeline.defaultScheduler
-            var parameters = request.prompt
-            if !request.negativePrompt.isEmpty { parameters += "\nNegative prompt: \(request.negativePrompt)" }
-            parameters += "\nSteps: \(request.steps), Sampler: \(sampler.a1111Name), CFG scale: \(formatNumber(request.guidanceScale)), "
-                + "Seed: \(request.seed), Size: \(size.0)x\(size.1), Model: \(pipeline.name)"
-            if request.clipSkip > 0 { parameters += ", Clip skip: \(request.clipSkip + 1)" }
-            parameters += ", Version: Lumen \(Lumen.version)"
+            let parameters = settings.parametersText(samplerName: sampler.a1111Name, modelName: pipeline.name)
+            let format = output == "-" ? ImageFormat.png : ImageFormat(path: output)
             for (i, image) in images.enumerated() {
-                let png = try ProvenanceMarks.encode(image, parameters: parameters, format: ProvenanceMarks.format(for: output), quality: quality)
+                let encoded = try PictureWriter.encode(image, format: format, parameters: parameters, quality: quality)
                 if output == "-" {
-                    FileHandle.standardOutput.write(png)
+                    FileHandle.standardOutput.write(encoded.data)
                 } else {
                     let path = Self.numberedPath(output, index: i, count: images.count)
                     do {
-                        try png.write(to: URL(fileURLWithPath: path), options: .atomic)
+                        try encoded.data.write(to: URL(fileURLWithPath: path), options: .atomic)
                     } catch {
                         throw ValidationError("cannot write \(path): \(error.localizedDescription)")
                     }
                     if !quiet { printError("wrote \(path)") }
                 }
             }
-            bar.finish("done in \(String(format: "%.2f", Date().timeIntervalSince(started)))s (seed \(request.seed))")
+            bar.finish("done in \(String(format: "%.2f", Date().timeIntervalSince(started)))s (seed \(settings.seed))")
         }
     }
 
@@ -110,8 +108,4 @@ struct Generate: ParsableCommand {
         let stem = url.deletingPathExtension().path
         return "\(stem)-\(index + 1).\(ext)"
     }
-}
-
-func formatNumber(_ v: Float) -> String {
-    v == v.rounded() ? String(format: "%.1f", v) : String(v)
 }

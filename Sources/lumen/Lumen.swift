@@ -1,15 +1,16 @@
 import ArgumentParser
 import Foundation
 import Logging
+import LumenService
 
 @main
-struct Lumen: ParsableCommand {
-    static let version = "0.1.0"
+struct Lumen: AsyncParsableCommand {
+    static let version = LumenVersion.string
     static let configuration = CommandConfiguration(
         commandName: "lumen",
         abstract: "Lumen: fast, self-hostable text-to-image.",
         version: version,
-        subcommands: [Generate.self, Inspect.self, Bench.self, Verify.self, Scenes.self, Arena.self])
+        subcommands: [Generate.self, Serve.self, Inspect.self, Bench.self, Verify.self, Scenes.self, Arena.self])
 }
 
 /// Writes a line to standard error (stdout may carry image bytes).
@@ -55,13 +56,6 @@ func shippedResource(_ relative: String, marker: String) -> String? {
 func defaultModelPath() -> String? {
     if let env = ProcessInfo.processInfo.environment["LUMEN_MODEL"], !env.isEmpty { return env }
     return shippedResource("models/lumen-tiny", marker: "model_index.json")
-}
-
-/// Recommended settings a model folder may carry in `lumen_defaults.json` (`steps`, `guidance`).
-func modelDefaults(_ path: String) -> (steps: Int?, guidance: Float?) {
-    guard let data = FileManager.default.contents(atPath: path + "/lumen_defaults.json"),
-          let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return (nil, nil) }
-    return (dict["steps"] as? Int, (dict["guidance"] as? Double).map(Float.init))
 }
 
 /// CLIP's vocabulary for single-file checkpoints, which carry no tokenizer.

@@ -1,0 +1,36 @@
+import Foundation
+import Hummingbird
+import LumenService
+
+/// `GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list shape, with Lumen's extra fields:
+/// unavailable models are listed with the reason, so the Image Creator can grey them out.
+struct ModelsController {
+    typealias Context = LumenRequestContext
+    let state: ServerState
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("/v1/models") { _, _ in
+            try jsonResponse(ModelList(data: state.catalog.models.map(object)))
+        }
+        router.get("/v1/models/:id") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard let info = state.catalog.info(id) else {
+                throw APIError.modelNotFound("The model '\(id.prefix(100))' does not exist.")
+            }
+            return try jsonResponse(object(info))
+        }
+        router.get("/v1/lumen/styles") { _, _ in try jsonResponse(["data": StylePreset.all]) }
+    }
+
+    struct ModelList: Encodable {
+        var object = "list"
+        var data: [ModelObject]
+    }
+
+    func object(_ info: ModelInfo) -> ModelObject {
+        ModelObject(id: info.id, created: Int(state.startedAt.timeIntervalSince1970), owned_by: info.builtIn ? "lumen" : "local",
+                    available: info.available, reason: info.reason, built_in: info.builtIn, is_default: info.id == state.catalog.defaultModelID,
+                    sizes: info.sizes, default_size: "\(info.defaultWidth)x\(info.defaultHeight)",
+                    default_steps: info.defaultSteps, default_guidance: info.defaultGuidance)
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import LumenImageIO
+import LumenPipelines
+import LumenProvenance
+
+/// Encodes a generated picture with the marks every picture Lumen writes carries: XMP with the
+/// IPTC digital source type (`trainedAlgorithmicMedia`), the invisible dwtDct watermark (pictures
+/// ≥ 256×256, the smallest the reference decoder reads), and the A1111 `parameters` text.
+/// C2PA signing is still to come (issue 7).
+public enum PictureWriter {
+    /// One encoded picture and the identifiers its marks carry.
+    public struct Encoded: Sendable {
+        public var data: Data
+        /// The XMP `xmpMM:InstanceID` (a UUID).
+        public var instanceID: String
+        /// The 32-bit picture id in the watermark payload (nil when the picture is too small to carry one).
+        public var watermarkID: UInt32?
+    }
+
+    /// - Parameters:
+    ///   - parameters: the A1111-style settings text (`nil` to leave it out, as the arena does before a vote).
+    ///   - quality: JPEG/WebP quality 1–100 (PNG is lossless).
+    public static func encode(_ image: RGBImage, format: ImageFormat, parameters: String?, quality: Int = 90) throws -> Encoded {
+        let instance = UUID()
+        var pixels = image.pixels
+        var watermarkID: UInt32?
+        if image.width >= DwtDctWatermark.minimumSize && image.height >= DwtDctWatermark.minimumSize {
+            let id = withUnsafeBytes(of: instance.uuid) { $0.load(as: UInt32.self) }
+            pixels = DwtDctWatermark.embed(rgb: pixels, width: image.width, height: image.height,
+                                           bits: WatermarkPayload(pictureID: id).bits)
+            watermarkID = id
+        }
+        let instanceID = "xmp:iid:\(instance.uuidString.lowercased())"
+        let xmp = XMP.packet(instanceID: instanceID, creatorTool: LumenVersion.generator)
+        let data: Data
+        switch format {
+        case .png:
+            var text = [(XMP.pngKeyword, xmp)]
+            if let parameters { text.append(("parameters", parameters)) }
+            text.append(("Software", LumenVersion.generator))
+            data = try PNGEncoder.encode(width: image.width, height: image.height, pixels: pixels, text: text)
+        case .jpeg:
+            data = try JPEGCodec.encode(width: image.width, height: image.height, rgb: pixels, quality: quality, xmp: xmp, comment: parameters)
+        case .webp:
+            data = try WebPCodec.encode(width: image.width, height: image.height, rgb: pixels, quality: quality, xmp: xmp)
+        }
+        return Encoded(data: data, instanceID: instanceID, watermarkID: watermarkID)
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Logging
+import LumenServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the OpenAI-compatible Images API and the Image Creator web app.")
+
+    @Option(name: .long, help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(name: .long, help: "Port to listen on.") var port = 8080
+    @Option(name: .long, help: "Folder for the job database and the pictures.") var data = "lumen-data"
+    @Option(name: .long, help: "Folder of extra models (diffusers folders and .safetensors checkpoints).") var models: String?
+    @Option(name: .long, help: "The built-in model (default: models/lumen-tiny).") var builtInModel: String?
+    @Option(name: .long, help: "Jobs allowed to wait in the queue before 429.") var queueDepth = 64
+    @Option(name: .long, help: "Jobs run at once.") var concurrency = 1
+    @Option(name: .long, help: "An API key clients must send as 'Authorization: Bearer KEY' (repeatable; also $LUMEN_API_KEY).")
+    var apiKey: [String] = []
+    @Flag(name: .long, help: "Verbose logging.") var verbose = false
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
+        guard (1...100_000).contains(queueDepth) else { throw ValidationError("--queue-depth must be between 1 and 100000") }
+        guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 64") }
+        if let models {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: models, isDirectory: &isDir), isDir.boolValue else {
+                throw ValidationError("--models \(models) is not a folder")
+            }
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = verbose ? .debug : .info
+            return h
+        }
+        var config = ServerConfiguration(dataDirectory: data)
+        config.host = host
+        config.port = port
+        config.modelsDirectory = models
+        config.builtInModel = builtInModel ?? defaultModelPath()
+        config.tokenizerPath = defaultTokenizerPath()
+        config.maxQueuedJobs = queueDepth
+        config.concurrency = concurrency
+        var keys = apiKey
+        if let env = ProcessInfo.processInfo.environment["LUMEN_API_KEY"], !env.isEmpty { keys.append(env) }
+        config.apiKeys = keys.enumerated().map { APIKey(key: $1, name: "key-\($0 + 1)") }
+        printError("Lumen \(Lumen.version) starting on http://\(host):\(port) (data in \(data))")
+        do {
+            try await LumenServerApp.run(config)
+        } catch {
+            printError("error: the server stopped: \(error)")
+            throw ExitCode.failure
+        }
+    }
+
+}
