@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // Provenance: C2PA signatures (ES256) and X.509 certificates.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // Native libraries from Debian (see .ci/run for the apt packages).
@@ -43,9 +47,15 @@ let package = Package(
                 dependencies: ["LumenTensor", "LumenWeights", "LumenTokenizers", "LumenModels", "LumenSchedulers"],
                 swiftSettings: optimize),
         // Scene studio: a ray tracer that renders captioned training and evaluation pictures.
-        .target(name: "LumenScenes", dependencies: ["LumenTensor"], swiftSettings: optimize),
-        // Provenance marks: XMP digital source type, the dwtDct invisible watermark, PNG chunk reading.
-        .target(name: "LumenProvenance", swiftSettings: optimize),
+        .target(name: "LumenScenes", dependencies: ["LumenTensor", "LumenImageIO"], swiftSettings: optimize),
+        // Provenance marks: C2PA manifests (JUMBF, CBOR, COSE ES256, X.509), XMP digital source type, the dwtDct watermark.
+        .target(name: "LumenProvenance",
+                dependencies: [
+                    .product(name: "Crypto", package: "swift-crypto"),
+                    .product(name: "X509", package: "swift-certificates"),
+                    .product(name: "SwiftASN1", package: "swift-asn1"),
+                ],
+                swiftSettings: optimize),
         // Arena maths: Bradley–Terry ratings, intervals, ranks, Elo, battle logs (no dependencies).
         .target(name: "LumenArena", swiftSettings: optimize),
         // Image encoding and decoding: PNG with text chunks, JPEG with XMP, WebP with XMP.
@@ -53,12 +63,13 @@ let package = Package(
         // What the CLI and the server share: the model catalog, request defaults, and writing a
         // generated picture with its provenance marks.
         .target(name: "LumenService",
-                dependencies: ["LumenPipelines", "LumenImageIO", "LumenProvenance", "LumenSchedulers"],
+                dependencies: ["LumenPipelines", "LumenImageIO", "LumenProvenance", "LumenSchedulers",
+                               .product(name: "X509", package: "swift-certificates")],
                 swiftSettings: optimize),
         // `lumen serve`: OpenAI-compatible Images API, persistent job queue, Image Creator web app.
         .target(name: "LumenServer",
                 dependencies: [
-                    "LumenService", "LumenArena",
+                    "LumenService", "LumenArena", "LumenProvenance",
                     .product(name: "Hummingbird", package: "hummingbird"),
                     .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                     .product(name: "GRDB", package: "GRDB.swift"),
@@ -66,6 +77,7 @@ let package = Package(
                     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                     .product(name: "HTTPTypes", package: "swift-http-types"),
                     .product(name: "NIOCore", package: "swift-nio"),
+                    .product(name: "Crypto", package: "swift-crypto"),
                 ],
                 resources: [.copy("Resources")],
                 swiftSettings: optimize),
@@ -74,13 +86,16 @@ let package = Package(
             dependencies: [
                 "LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes", "LumenProvenance",
                 "LumenService", "LumenServer",
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: optimize),
         .testTarget(
             name: "LumenEngineTests",
-            dependencies: ["LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes", "LumenProvenance"],
+            dependencies: ["LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes", "LumenProvenance",
+                           .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "X509", package: "swift-certificates")],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "LumenServerTests",

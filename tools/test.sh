@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/bootstrap.sh
 
-# Test-only tools from Debian: Chromium and its WebDriver for the browser test.
-test_packages=(chromium chromium-driver python3-venv)
+# Test-only tools from Debian: Chromium and its WebDriver for the browser test, exiftool for XMP.
+test_packages=(chromium chromium-driver python3-venv libimage-exiftool-perl)
 missing=()
 for p in "${test_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -18,8 +18,10 @@ fi
 swift test 2>&1 | tee /tmp/lumen-test.log
 grep -q "Test run with .* passed" /tmp/lumen-test.log
 
-# Python checkers from PyPI, in a virtualenv inside the checkout (ignored by git).
-swift build --product lumen
+# Outside tools against the release binary (what users run, and what the README builds).
+swift build -c release --product lumen
 [ -x .venv-test/bin/python ] || python3 -m venv .venv-test
 .venv-test/bin/pip install -q --disable-pip-version-check -r interop/requirements.txt
-(cd interop/server && ../../.venv-test/bin/python -m pytest -q -p no:cacheprovider .)
+# invisible-watermark declares torch, which its dwtDct decoder never uses.
+.venv-test/bin/pip install -q --disable-pip-version-check --no-deps invisible-watermark==0.2.0
+(cd interop/server && LUMEN_BIN="$PWD/../../.build/release/lumen" ../../.venv-test/bin/python -m pytest -q -p no:cacheprovider .)

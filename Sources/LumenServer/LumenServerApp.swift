@@ -2,8 +2,10 @@ import Foundation
 import Hummingbird
 import HummingbirdAuth
 import Logging
+import LumenProvenance
 import LumenService
 import ServiceLifecycle
+import X509
 
 /// Builds the `lumen serve` application: opens the store, loads the models, wires the routes and
 /// the job runner (a service of the application, stopped with it).
@@ -20,10 +22,22 @@ public enum LumenServerApp {
         for model in catalog.models where !model.available {
             logger.warning("model \(model.id) is unavailable: \(model.reason ?? "unknown reason")")
         }
+        let keys = try SigningKeys.resolve(dataDirectory: configuration.dataDirectory, keyPath: configuration.signingKeyPath,
+                                           chainPath: configuration.signingChainPath)
+        if let created = keys.createdTestCA {
+            logger.notice("created a local test CA for Content Credentials in \(created.folder); its root is \(created.rootCertificate)")
+        }
         let events = JobEvents()
         let runner = JobRunner(store: store, catalog: catalog, events: events, imagesDirectory: configuration.imagesDirectory,
-                               concurrency: configuration.concurrency, logger: logger)
-        let state = ServerState(configuration: configuration, catalog: catalog, store: store, events: events, runner: runner, logger: logger)
+                               concurrency: configuration.concurrency, signing: keys.identity, logger: logger)
+        var anchors: [Certificate] = []
+        let ownRoot = TestCertificateAuthority.Files(folder: SigningKeys.keysFolder(dataDirectory: configuration.dataDirectory)).rootCertificate
+        for path in configuration.trustAnchorFiles + [ownRoot] where FileManager.default.fileExists(atPath: path) {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            anchors += try SigningIdentity.certificates(pem: text, file: path)
+        }
+        let state = ServerState(configuration: configuration, catalog: catalog, store: store, events: events, runner: runner,
+                                arena: SQLiteArenaStore(store), trustAnchors: anchors, logger: logger)
 
         let router = try makeRouter(state)
 
@@ -45,6 +59,8 @@ extension LumenServerApp {
         ImagesController(state: state).addRoutes(to: router)
         ModelsController(state: state).addRoutes(to: router)
         JobsController(state: state).addRoutes(to: router)
+        VerifyController(state: state).addRoutes(to: router)
+        ArenaController(state: state).addRoutes(to: router)
         try WebController().addRoutes(to: router)
         return router
     }

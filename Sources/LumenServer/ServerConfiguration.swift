@@ -1,4 +1,5 @@
 import Foundation
+import LumenService
 
 /// How `lumen serve` runs.
 public struct ServerConfiguration: Sendable {
@@ -17,6 +18,17 @@ public struct ServerConfiguration: Sendable {
     public var concurrency = 1
     /// Pipelines kept in memory.
     public var maxLoadedModels = 2
+    /// Content Credentials signing key and chain (PEM); nil: the data folder's keys (a test CA made on first start).
+    public var signingKeyPath: String?
+    public var signingChainPath: String?
+    /// Which model is offered where (451 for a withheld one).
+    public var regionPolicy = RegionPolicy.open
+    /// A header the reverse proxy sets to the client's region (ISO 3166 alpha-2), e.g. "X-Region".
+    public var regionHeader: String?
+    /// Draw the visible "AI-generated" badge unless a request says otherwise.
+    public var visibleMarkByDefault = false
+    /// Extra trust anchors for `POST /v1/verify` (the server's own test root is always one).
+    public var trustAnchorFiles: [String] = []
     /// Empty: no authentication (a local install).
     public var apiKeys: [APIKey] = []
 

@@ -101,9 +101,11 @@ public final class ModelCatalog: @unchecked Sendable {
         do {
             let pipeline = try PipelineLoader.load(path: path, tokenizer: tokenizerPath)
             info.available = true
-            info.defaultWidth = pipeline.defaultSize
-            info.defaultHeight = pipeline.defaultSize
             info.sizes = defaults.sizes ?? Self.sizes(native: pipeline.defaultSize, multiple: max(8, pipeline.vaeScaleFactor * 8))
+            // The first listed size is the model's own ("auto").
+            let first = info.sizes.first?.split(separator: "x").compactMap { Int($0) } ?? []
+            info.defaultWidth = first.count == 2 ? first[0] : pipeline.defaultSize
+            info.defaultHeight = first.count == 2 ? first[1] : pipeline.defaultSize
             info.samplerName = pipeline.defaultScheduler.a1111Name
             remember(id, pipeline)
         } catch {

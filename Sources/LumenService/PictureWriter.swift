@@ -5,9 +5,20 @@ import LumenProvenance
 
 /// Encodes a generated picture with the marks every picture Lumen writes carries: XMP with the
 /// IPTC digital source type (`trainedAlgorithmicMedia`), the invisible dwtDct watermark (pictures
-/// ≥ 256×256, the smallest the reference decoder reads), and the A1111 `parameters` text.
-/// C2PA signing is still to come (issue 7).
+/// ≥ 256×256, the smallest the reference decoder reads), the A1111 `parameters` text, and — last,
+/// over the finished bytes — a signed C2PA manifest (PNG `caBX`, JPEG APP11). WebP gets XMP and the
+/// watermark but no manifest yet: inserting a RIFF chunk changes the RIFF size field, which needs
+/// the RIFF-aware binding c2pa-rs implements (left for later).
 public enum PictureWriter {
+    /// Who signs, and what the manifest may say about the model.
+    public struct Signing: Sendable {
+        public var identity: SigningIdentity
+        /// nil hides the model's name (arena battles before the vote).
+        public var model: String?
+
+        public init(identity: SigningIdentity, model: String?) { self.identity = identity; self.model = model }
+    }
+
     /// One encoded picture and the identifiers its marks carry.
     public struct Encoded: Sendable {
         public var data: Data
@@ -20,7 +31,8 @@ public enum PictureWriter {
     /// - Parameters:
     ///   - parameters: the A1111-style settings text (`nil` to leave it out, as the arena does before a vote).
     ///   - quality: JPEG/WebP quality 1–100 (PNG is lossless).
-    public static func encode(_ image: RGBImage, format: ImageFormat, parameters: String?, quality: Int = 90) throws -> Encoded {
+    public static func encode(_ image: RGBImage, format: ImageFormat, parameters: String?, quality: Int = 90,
+                              signing: Signing?) throws -> Encoded {
         let instance = UUID()
         var pixels = image.pixels
         var watermarkID: UInt32?
@@ -32,7 +44,7 @@ public enum PictureWriter {
         }
         let instanceID = "xmp:iid:\(instance.uuidString.lowercased())"
         let xmp = XMP.packet(instanceID: instanceID, creatorTool: LumenVersion.generator)
-        let data: Data
+        var data: Data
         switch format {
         case .png:
             var text = [(XMP.pngKeyword, xmp)]
@@ -43,6 +55,14 @@ public enum PictureWriter {
             data = try JPEGCodec.encode(width: image.width, height: image.height, rgb: pixels, quality: quality, xmp: xmp, comment: parameters)
         case .webp:
             data = try WebPCodec.encode(width: image.width, height: image.height, rgb: pixels, quality: quality, xmp: xmp)
+        }
+        if let signing {
+            let info = C2PAClaimInfo(instanceID: instanceID, generatorVersion: LumenVersion.string, model: signing.model, title: nil)
+            switch format {
+            case .png: data = try C2PAEmbedding.signPNG(data, info: info, identity: signing.identity)
+            case .jpeg: data = try C2PAEmbedding.signJPEG(data, info: info, identity: signing.identity)
+            case .webp: break
+            }
         }
         return Encoded(data: data, instanceID: instanceID, watermarkID: watermarkID)
     }

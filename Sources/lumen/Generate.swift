@@ -33,6 +33,13 @@ struct Generate: ParsableCommand {
     @Option(name: [.short, .long], help: "Output file, .png, .jpg or .webp ('-' for PNG on stdout); numbered when n > 1.") var output: String = "output.png"
     @Option(name: .long, help: "JPEG/WebP quality (1–100).") var quality: Int = 90
     @Option(name: .long, help: "Style preset: \(StylePreset.all.map(\.id).joined(separator: "|")).") var style: String?
+    @Option(name: .long, help: "Data folder whose keys/ sign the pictures' Content Credentials (default: $LUMEN_DATA or lumen-data).")
+    var data: String?
+    @Option(name: .long, help: "PEM private key (P-256) for Content Credentials, instead of the data folder's test CA.") var signingKey: String?
+    @Option(name: .long, help: "PEM certificate chain (leaf first) for --signing-key.") var signingChain: String?
+    @Option(name: .long, help: "Your region (ISO 3166 code, e.g. DE), checked against --region-policy.") var region: String?
+    @Option(name: .long, help: "A JSON region policy naming where each model is offered or withheld.") var regionPolicy: String?
+    @Flag(name: .long, help: "Draw a visible \"AI-generated\" badge in the corner.") var badge = false
     @Flag(name: [.short, .long], help: "No progress output.") var quiet = false
     @Flag(name: .long, help: "Verbose logging.") var verbose = false
 
@@ -57,6 +64,12 @@ struct Generate: ParsableCommand {
                 throw ValidationError("no --model given and the built-in model (models/lumen-tiny) was not found; set LUMEN_MODEL or run from the repository")
             }
             let started = Date()
+            if let regionPolicy {
+                let policy = try RegionPolicy(path: regionPolicy)
+                if let why = policy.withholding(model: ModelCatalog.modelID(for: modelPath), region: region) {
+                    throw RegionPolicyError.withheld(why)
+                }
+            }
             let pipeline = try PipelineLoader.load(path: modelPath, decoder: decoder, variant: variant, tokenizer: tokenizer ?? defaultTokenizerPath())
             let recommended = ModelDefaults(modelPath: modelPath)
             let typed = prompt ?? positionalPrompt ?? ""
@@ -74,6 +87,11 @@ struct Generate: ParsableCommand {
             let dropped = pipeline.tokenizer.truncatedCount(request.prompt)
             if dropped > 0 { printError("warning: the prompt is too long; its last \(dropped) tokens were ignored") }
 
+            let keys = try SigningKeys.resolve(dataDirectory: data ?? defaultDataDirectory(), keyPath: signingKey, chainPath: signingChain)
+            if let created = keys.createdTestCA {
+                printError("created a local test CA for Content Credentials in \(created.folder) (verify with --trust \(created.rootCertificate))")
+            }
+            let signing = PictureWriter.Signing(identity: keys.identity, model: pipeline.name)
             let bar = ProgressBar(quiet: quiet)
             let images = try pipeline.generate(request) { p in
                 if p.stage == .denoising { bar.update(label: "step", step: p.step, total: p.totalSteps) }
@@ -82,8 +100,9 @@ struct Generate: ParsableCommand {
             let sampler = request.scheduler ?? pipeline.defaultScheduler
             let parameters = settings.parametersText(samplerName: sampler.a1111Name, modelName: pipeline.name)
             let format = output == "-" ? ImageFormat.png : ImageFormat(path: output)
-            for (i, image) in images.enumerated() {
-                let encoded = try PictureWriter.encode(image, format: format, parameters: parameters, quality: quality)
+            for (i, generated) in images.enumerated() {
+                let image = badge ? VisibleMark.apply(to: generated) : generated
+                let encoded = try PictureWriter.encode(image, format: format, parameters: parameters, quality: quality, signing: signing)
                 if output == "-" {
                     FileHandle.standardOutput.write(encoded.data)
                 } else {

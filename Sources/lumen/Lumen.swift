@@ -10,7 +10,7 @@ struct Lumen: AsyncParsableCommand {
         commandName: "lumen",
         abstract: "Lumen: fast, self-hostable text-to-image.",
         version: version,
-        subcommands: [Generate.self, Serve.self, Inspect.self, Bench.self, Verify.self, Scenes.self, Arena.self])
+        subcommands: [Generate.self, Serve.self, Inspect.self, Bench.self, Verify.self, Keys.self, Scenes.self, Arena.self])
 }
 
 /// Writes a line to standard error (stdout may carry image bytes).
@@ -56,6 +56,12 @@ func shippedResource(_ relative: String, marker: String) -> String? {
 func defaultModelPath() -> String? {
     if let env = ProcessInfo.processInfo.environment["LUMEN_MODEL"], !env.isEmpty { return env }
     return shippedResource("models/lumen-tiny", marker: "model_index.json")
+}
+
+/// The data folder (server database, pictures, signing keys): `$LUMEN_DATA`, else `lumen-data`.
+func defaultDataDirectory() -> String {
+    if let env = ProcessInfo.processInfo.environment["LUMEN_DATA"], !env.isEmpty { return env }
+    return "lumen-data"
 }
 
 /// CLIP's vocabulary for single-file checkpoints, which carry no tokenizer.

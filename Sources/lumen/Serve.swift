@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import LumenServer
+import LumenService
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,13 +10,24 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .long, help: "Address to listen on.") var host = "127.0.0.1"
     @Option(name: .long, help: "Port to listen on.") var port = 8080
-    @Option(name: .long, help: "Folder for the job database and the pictures.") var data = "lumen-data"
+    @Option(name: .long, help: "Folder for the job database, the pictures and the signing keys (default: $LUMEN_DATA or lumen-data).")
+    var data: String = defaultDataDirectory()
+    @Option(name: .long, help: "PEM private key (P-256) for Content Credentials, instead of the data folder's test CA.") var signingKey: String?
+    @Option(name: .long, help: "PEM certificate chain (leaf first) for --signing-key.") var signingChain: String?
     @Option(name: .long, help: "Folder of extra models (diffusers folders and .safetensors checkpoints).") var models: String?
     @Option(name: .long, help: "The built-in model (default: models/lumen-tiny).") var builtInModel: String?
     @Option(name: .long, help: "Jobs allowed to wait in the queue before 429.") var queueDepth = 64
     @Option(name: .long, help: "Jobs run at once.") var concurrency = 1
     @Option(name: .long, help: "An API key clients must send as 'Authorization: Bearer KEY' (repeatable; also $LUMEN_API_KEY).")
     var apiKey: [String] = []
+    @Option(name: .long, help: "A JSON file of API keys: [{\"key\": …, \"name\": …, \"region\": …}] (the region feeds the region policy).")
+    var apiKeys: String?
+    @Option(name: .long, help: "A JSON region policy: which model is offered or withheld where (see docs).") var regionPolicy: String?
+    @Option(name: .long, help: "A header your reverse proxy sets to the client's region, e.g. X-Region.") var regionHeader: String?
+    @Flag(name: .long, help: "Draw the visible \"AI-generated\" badge on every picture unless a request sets visible_mark false.")
+    var visibleMark = false
+    @Option(name: .long, help: "A PEM root to trust in POST /v1/verify (repeatable; the server's own test root is always trusted).")
+    var trust: [String] = []
     @Flag(name: .long, help: "Verbose logging.") var verbose = false
 
     func validate() throws {
@@ -42,11 +54,28 @@ struct Serve: AsyncParsableCommand {
         config.modelsDirectory = models
         config.builtInModel = builtInModel ?? defaultModelPath()
         config.tokenizerPath = defaultTokenizerPath()
+        config.signingKeyPath = signingKey
+        config.signingChainPath = signingChain
         config.maxQueuedJobs = queueDepth
         config.concurrency = concurrency
         var keys = apiKey
         if let env = ProcessInfo.processInfo.environment["LUMEN_API_KEY"], !env.isEmpty { keys.append(env) }
         config.apiKeys = keys.enumerated().map { APIKey(key: $1, name: "key-\($0 + 1)") }
+        do {
+            if let apiKeys {
+                guard let data = FileManager.default.contents(atPath: apiKeys) else { throw ValidationError("cannot read --api-keys \(apiKeys)") }
+                do { config.apiKeys += try JSONDecoder().decode([APIKey].self, from: data) } catch {
+                    throw ValidationError("--api-keys \(apiKeys) is not a JSON list of {key, name, region}: \(error)")
+                }
+            }
+            if let regionPolicy { config.regionPolicy = try RegionPolicy(path: regionPolicy) }
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+        config.regionHeader = regionHeader
+        config.visibleMarkByDefault = visibleMark
+        config.trustAnchorFiles = trust
         printError("Lumen \(Lumen.version) starting on http://\(host):\(port) (data in \(data))")
         do {
             try await LumenServerApp.run(config)

@@ -13,8 +13,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LUMEN = Path(os.environ.get("LUMEN_BIN", ROOT / ".build" / "debug" / "lumen"))
+# The release build (what users run; tools/test.sh builds it), else the debug one.
+_release = ROOT / ".build" / "release" / "lumen"
+LUMEN = Path(os.environ.get("LUMEN_BIN") or (_release if _release.exists() else ROOT / ".build" / "debug" / "lumen"))
 TINY_SD = ROOT / "Tests" / "LumenEngineTests" / "Fixtures" / "tiny-sd1"
+# Attention only below the top level: the cheapest fixture at 256×256 (the watermark's minimum).
+TINY_SD2 = ROOT / "Tests" / "LumenEngineTests" / "Fixtures" / "tiny-sd2"
 
 
 def free_port():

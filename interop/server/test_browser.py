@@ -70,3 +70,47 @@ def test_generate_find_in_history_and_reuse(server, browser):
     assert Select(browser.find_element(By.ID, "model")).first_selected_option.get_attribute("value") == "lumen-tiny"
     # No script ran from the prompt.
     assert browser.execute_script("return document.querySelectorAll('img[src=\"x\"]').length") == 0
+
+
+def test_verify_page_reports_trusted_credentials(server, browser, tmp_path):
+    status, _, body = server.request("POST", "/v1/images/generations", {"prompt": "a blue torus", "steps": 2})
+    assert status == 200
+    picture = tmp_path / "picture.png"
+    import base64
+    picture.write_bytes(base64.b64decode(body["data"][0]["b64_json"]))
+    wait = WebDriverWait(browser, 60)
+    browser.get(server.url + "/#/verify")
+    wait.until(EC.visibility_of_element_located((By.ID, "verify-file"))).send_keys(str(picture))
+    browser.find_element(By.CSS_SELECTOR, "#verify-form button").click()
+    wait.until(lambda d: "trusted" in d.find_element(By.ID, "verify-result").text)
+    text = browser.find_element(By.ID, "verify-result").text
+    assert "valid and trusted" in text and "yes (trainedAlgorithmicMedia)" in text
+
+
+def test_arena_battle_vote_reveal_and_leaderboard(make_server, browser, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "tiny-sd1").symlink_to(TINY_SD)
+    s = make_server(models=models).start()
+    wait = WebDriverWait(browser, 120)
+    browser.get(s.url + "/#/leaderboard")
+    wait.until(lambda d: d.find_element(By.ID, "board-summary").get_attribute("data-votes") == "0")
+
+    browser.get(s.url + "/#/arena")
+    wait.until(EC.element_to_be_clickable((By.ID, "arena-start"))).click()
+    wait.until(EC.visibility_of_element_located((By.ID, "arena-battle")))
+    arena = browser.find_element(By.ID, "view-arena")
+    before = arena.get_attribute("innerHTML")
+    assert "lumen-tiny" not in before and "tiny-sd1" not in before  # no name, no file name, before the vote
+    for side in ("arena-left", "arena-right"):
+        assert browser.execute_script(f"return document.getElementById('{side}').naturalWidth") > 0
+
+    browser.find_element(By.ID, "vote-left").click()
+    wait.until(lambda d: d.find_element(By.ID, "arena-left-model").text)
+    revealed = {browser.find_element(By.ID, "arena-left-model").text, browser.find_element(By.ID, "arena-right-model").text}
+    assert revealed == {"lumen-tiny", "tiny-sd1"}
+
+    browser.get(s.url + "/#/leaderboard")
+    wait.until(lambda d: d.find_element(By.ID, "board-summary").get_attribute("data-votes") == "1")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#board tbody tr")
+    assert {r.find_elements(By.TAG_NAME, "td")[1].text.rstrip(" *") for r in rows} == {"lumen-tiny", "tiny-sd1"}

@@ -11,7 +11,7 @@ struct ImagesRequest: Sendable {
         "model", "prompt", "n", "size", "quality", "style", "response_format", "output_format", "output_compression",
         "background", "stream", "partial_images", "user", "moderation", "safety_identifier",
     ]
-    static let lumenFields: Set<String> = ["seed", "steps", "guidance", "negative_prompt", "scheduler"]
+    static let lumenFields: Set<String> = ["seed", "steps", "guidance", "negative_prompt", "scheduler", "visible_mark"]
 
     var model: String?
     var prompt: String
@@ -31,6 +31,8 @@ struct ImagesRequest: Sendable {
     var guidance: Float?
     var negativePrompt = ""
     var scheduler: String?
+    /// nil: the server's default.
+    var visibleMark: Bool?
 
     /// Parses and checks a JSON body.
     static func parse(_ body: Data) throws -> ImagesRequest {
@@ -86,6 +88,10 @@ struct ImagesRequest: Sendable {
             r.guidance = Float(d)
         }
         if let v = j["negative_prompt"] { r.negativePrompt = try string(v, "negative_prompt", max: maxPromptLength) }
+        if let v = j["visible_mark"] {
+            guard case let .bool(b) = v else { throw APIError.invalid("visible_mark", "'visible_mark' must be true or false, not \(v.typeName).") }
+            r.visibleMark = b
+        }
         if let v = j["scheduler"] { r.scheduler = try choice(v, "scheduler", SchedulerKind.allCases.map(\.rawValue)) }
         return r
     }

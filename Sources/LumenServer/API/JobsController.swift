@@ -27,7 +27,9 @@ struct JobsController {
         }
         router.get("/v1/lumen/images/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
-            guard ImagesController.isImageID(id), let image = try await state.store.image(id) else {
+            // Arena pictures are not in the history, and their settings name the model: not found here.
+            guard ImagesController.isImageID(id), let image = try await state.store.image(id),
+                  try await state.store.job(image.jobID)?.hideModel == false else {
                 throw APIError.notFound("No picture with id '\(id.prefix(80))'.", code: "image_not_found")
             }
             return try jsonResponse(ImageObject(image))
@@ -57,7 +59,7 @@ struct JobsController {
 
     func requireJob(_ context: Context) async throws -> JobRecord {
         let id = context.parameters.get("id") ?? ""
-        guard id.hasPrefix("job_"), id.count == 36, let job = try await state.store.job(id) else {
+        guard id.hasPrefix("job_"), id.count == 36, let job = try await state.store.job(id), !job.hideModel else {
             throw APIError.notFound("No job with id '\(id.prefix(80))'.", code: "job_not_found")
         }
         return job

@@ -9,15 +9,16 @@ struct ModelsController {
     let state: ServerState
 
     func addRoutes(to router: Router<Context>) {
-        router.get("/v1/models") { _, _ in
-            try jsonResponse(ModelList(data: state.catalog.models.map(object)))
+        router.get("/v1/models") { request, context in
+            let region = state.region(request, context: context)
+            return try jsonResponse(ModelList(data: state.catalog.models.map { object($0, region: region) }))
         }
-        router.get("/v1/models/:id") { _, context in
+        router.get("/v1/models/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
             guard let info = state.catalog.info(id) else {
                 throw APIError.modelNotFound("The model '\(id.prefix(100))' does not exist.")
             }
-            return try jsonResponse(object(info))
+            return try jsonResponse(object(info, region: state.region(request, context: context)))
         }
         router.get("/v1/lumen/styles") { _, _ in try jsonResponse(["data": StylePreset.all]) }
     }
@@ -27,9 +28,11 @@ struct ModelsController {
         var data: [ModelObject]
     }
 
-    func object(_ info: ModelInfo) -> ModelObject {
-        ModelObject(id: info.id, created: Int(state.startedAt.timeIntervalSince1970), owned_by: info.builtIn ? "lumen" : "local",
-                    available: info.available, reason: info.reason, built_in: info.builtIn, is_default: info.id == state.catalog.defaultModelID,
+    /// A model as the caller sees it: withheld in the caller's region means unavailable, with the reason.
+    func object(_ info: ModelInfo, region: String?) -> ModelObject {
+        let withheld = info.available ? state.configuration.regionPolicy.withholding(model: info.id, region: region) : nil
+        return ModelObject(id: info.id, created: Int(state.startedAt.timeIntervalSince1970), owned_by: info.builtIn ? "lumen" : "local",
+                    available: info.available && withheld == nil, reason: info.reason ?? withheld, withheld_in_region: withheld != nil, built_in: info.builtIn, is_default: info.id == state.catalog.defaultModelID,
                     sizes: info.sizes, default_size: "\(info.defaultWidth)x\(info.defaultHeight)",
                     default_steps: info.defaultSteps, default_guidance: info.defaultGuidance)
     }

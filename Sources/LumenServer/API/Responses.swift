@@ -41,6 +41,7 @@ struct ModelObject: Encodable {
     var owned_by: String
     var available: Bool
     var reason: String?
+    var withheld_in_region: Bool
     var built_in: Bool
     var is_default: Bool
     var sizes: [String]

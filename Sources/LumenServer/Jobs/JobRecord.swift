@@ -20,19 +20,22 @@ public struct JobRecord: Codable, Sendable, Equatable {
     public var compression: Int
     /// Leave the model's name out of the pictures' metadata (arena battles before the vote).
     public var hideModel: Bool
+    /// Draw the visible "AI-generated" corner badge.
+    public var visibleMark: Bool
     public var createdAt: Double
     public var startedAt: Double?
     public var finishedAt: Double?
     public var error: String?
 
     public init(id: String = JobRecord.newID(), user: String, settings: GenerationSettings, outputFormat: ImageFormat = .png,
-                compression: Int = 90, hideModel: Bool = false, createdAt: Double = Date().timeIntervalSince1970) {
+                compression: Int = 90, hideModel: Bool = false, visibleMark: Bool = false, createdAt: Double = Date().timeIntervalSince1970) {
         self.id = id; self.user = user; self.status = .queued; self.settings = settings
-        self.outputFormat = outputFormat; self.compression = compression; self.hideModel = hideModel; self.createdAt = createdAt
+        self.outputFormat = outputFormat; self.compression = compression; self.hideModel = hideModel; self.visibleMark = visibleMark
+        self.createdAt = createdAt
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, user, status, settings, outputFormat = "output_format", compression, hideModel = "hide_model"
+        case id, user, status, settings, outputFormat = "output_format", compression, hideModel = "hide_model", visibleMark = "visible_mark"
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at", error
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import LumenImageIO
 import LumenPipelines
+import LumenProvenance
 import LumenService
 
 /// Runs queued jobs: `concurrency` workers claim jobs from the store (fairly between users), run
@@ -14,13 +15,15 @@ public final class JobRunner: Sendable {
     public let events: JobEvents
     let imagesDirectory: URL
     let concurrency: Int
+    let signing: SigningIdentity
     let logger: Logger
     private let wake = WakeSignal()
     private let cancelled = LockedSet()
     private let durations = RunningAverage()
 
-    public init(store: any JobStore, catalog: ModelCatalog, events: JobEvents, imagesDirectory: URL, concurrency: Int, logger: Logger) {
-        self.store = store; self.catalog = catalog; self.events = events
+    public init(store: any JobStore, catalog: ModelCatalog, events: JobEvents, imagesDirectory: URL, concurrency: Int,
+                signing: SigningIdentity, logger: Logger) {
+        self.store = store; self.catalog = catalog; self.events = events; self.signing = signing
         self.imagesDirectory = imagesDirectory; self.concurrency = max(1, concurrency); self.logger = logger
     }
 
@@ -78,8 +81,11 @@ public final class JobRunner: Sendable {
             let sampler = try catalog.resolve(job.settings.model).samplerName
             let parameters = job.settings.parametersText(
                 samplerName: job.settings.scheduler ?? sampler, modelName: job.hideModel ? nil : job.settings.model)
-            for (i, image) in images.enumerated() {
-                let encoded = try PictureWriter.encode(image, format: job.outputFormat, parameters: parameters, quality: job.compression)
+            for (i, generated) in images.enumerated() {
+                let image = job.visibleMark ? VisibleMark.apply(to: generated) : generated
+                let encoded = try PictureWriter.encode(
+                    image, format: job.outputFormat, parameters: parameters, quality: job.compression,
+                    signing: PictureWriter.Signing(identity: signing, model: job.hideModel ? nil : job.settings.model))
                 let record = ImageRecord(
                     id: ImageRecord.newID(), jobID: job.id, index: i, format: job.outputFormat, width: image.width, height: image.height,
                     bytes: encoded.data.count, createdAt: Date().timeIntervalSince1970, prompt: job.settings.prompt,

@@ -56,6 +56,10 @@ public final class SQLiteJobStore: JobStore {
                 t.column("watermark_id", .integer)
             }
         }
+        m.registerMigration("v2-visible-mark") { db in
+            try db.alter(table: "job") { t in t.add(column: "visible_mark", .boolean).notNull().defaults(to: false) }
+        }
+        SQLiteArenaStore.migrate(&m)
         return m
     }
 
@@ -147,7 +151,8 @@ public final class SQLiteJobStore: JobStore {
 
     public func searchImages(query: String?, limit: Int, before: Double?) async throws -> [ImageRecord] {
         try await pool.read { db in
-            var request = ImageRecord.all()
+            // Arena pictures (their job hides the model) never appear in the history.
+            var request = ImageRecord.filter(sql: "job_id IN (SELECT id FROM job WHERE NOT hide_model)")
             if let before { request = request.filter(Column("created_at") < before) }
             for word in (query ?? "").split(whereSeparator: \.isWhitespace).prefix(8) {
                 // LIKE with escaped wildcards: every word must appear in the prompt or the model name.

@@ -105,6 +105,7 @@ function formSettings() {
   if ($("guidance").value) body.guidance = Number($("guidance").value);
   if ($("seed").value) body.seed = Number($("seed").value);
   if ($("scheduler").value) body.scheduler = $("scheduler").value;
+  if ($("visible-mark").checked) body.visible_mark = true;
   return body;
 }
 
@@ -251,22 +252,138 @@ function reuse(s) {
   $("guidance").value = String(s.guidance);
   $("seed").value = String(s.seed);
   $("scheduler").value = s.scheduler || "";
+  $("visible-mark").checked = false;
   $("advanced").open = true;
   setStatus("Settings restored from the picture.");
   $("prompt").focus();
+}
+
+// ---- arena ----
+
+const arena = { battle: null, categoriesLoaded: false };
+
+async function loadArenaCategories() {
+  if (arena.categoriesLoaded) return;
+  const groups = (await (await api("/v1/arena/prompts")).json()).data;
+  for (const select of [$("arena-category"), $("board-category")]) {
+    for (const g of groups) select.append(el("option", { value: g.category }, g.category));
+  }
+  $("board-category").append(el("option", { value: "custom" }, "custom"));
+  arena.categoriesLoaded = true;
+}
+
+async function startBattle(event) {
+  event.preventDefault();
+  $("arena-start").disabled = true;
+  $("arena-battle").hidden = true;
+  $("arena-status").textContent = "Both models are drawing…";
+  const body = {};
+  if ($("arena-prompt").value.trim()) body.prompt = $("arena-prompt").value.trim();
+  if ($("arena-category").value) body.category = $("arena-category").value;
+  try {
+    const b = await (await api("/v1/arena/battles", { method: "POST", body: JSON.stringify(body) })).json();
+    arena.battle = b.id;
+    $("arena-shown-prompt").textContent = `“${b.prompt}” (${b.category})`;
+    $("arena-left").src = b.left.image_url;
+    $("arena-right").src = b.right.image_url;
+    $("arena-left-model").textContent = "";
+    $("arena-right-model").textContent = "";
+    for (const button of $("arena-votes").querySelectorAll("button")) button.disabled = false;
+    $("arena-battle").hidden = false;
+    $("arena-status").textContent = "Which picture is better?";
+    $("vote-left").focus();
+  } catch (e) {
+    $("arena-status").textContent = e.message;
+  } finally {
+    $("arena-start").disabled = false;
+  }
+}
+
+async function castVote(outcome) {
+  if (!arena.battle) return;
+  for (const button of $("arena-votes").querySelectorAll("button")) button.disabled = true;
+  try {
+    const r = await (await api(`/v1/arena/battles/${arena.battle}/vote`, { method: "POST", body: JSON.stringify({ outcome }) })).json();
+    $("arena-left-model").textContent = r.left_model;
+    $("arena-right-model").textContent = r.right_model;
+    $("arena-status").textContent = "Thanks, your vote counts. Start another battle?";
+  } catch (e) {
+    $("arena-status").textContent = e.message;
+  }
+  arena.battle = null;
+}
+
+async function loadBoard() {
+  const params = new URLSearchParams({ bootstrap: "200" });
+  if ($("board-category").value) params.set("category", $("board-category").value);
+  const tbody = $("board").querySelector("tbody");
+  try {
+    const b = await (await api("/v1/arena/leaderboard?" + params)).json();
+    tbody.replaceChildren();
+    for (const e of b.entries) {
+      const tr = el("tr");
+      const low = e.bootstrapLower ?? e.lower, high = e.bootstrapUpper ?? e.upper;
+      for (const v of [String(e.rank), e.model + (e.provisional ? " *" : ""), e.rating.toFixed(0),
+        `${low.toFixed(0)} – ${high.toFixed(0)}`, String(e.votes), e.elo.toFixed(0)]) tr.append(el("td", {}, v));
+      tbody.append(tr);
+    }
+    const updated = b.last_updated ? new Date(b.last_updated * 1000).toLocaleString() : "never";
+    $("board-summary").textContent = `${b.votes} anonymous votes · last updated ${updated} · left-side advantage ${b.position_bias.toFixed(1)} points`;
+    $("board-summary").dataset.votes = String(b.votes);
+  } catch (e) {
+    $("board-summary").textContent = e.message;
+  }
+}
+
+// ---- verification ----
+
+async function verify(event) {
+  event.preventDefault();
+  const file = $("verify-file").files[0];
+  const dl = $("verify-result");
+  dl.replaceChildren();
+  if (!file) return;
+  try {
+    const r = await (await api("/v1/verify", { method: "POST", body: file, headers: { "Content-Type": file.type || "application/octet-stream" } })).json();
+    const c = r.c2pa;
+    const verdict = { trusted: "valid and trusted", valid: "valid (signer not trusted by this server)", invalid: "INVALID", absent: "none" }[c.state] || c.state;
+    const rows = [
+      ["AI-generated", r.ai_generated ? "yes (trainedAlgorithmicMedia)" : "not declared"],
+      ["Content Credentials", verdict],
+      ["Generator", [c.generator, c.model].filter(Boolean).join(", ")],
+      ["Signer", c.signer],
+      ["Problems", c.problems.join("; ")],
+      ["Watermark", r.watermark.present ? `${r.watermark.generator}, picture ${r.watermark.picture_id}` : `not found${r.watermark.reason ? " (" + r.watermark.reason + ")" : ""}`],
+      ["Picture", `${r.format.toUpperCase()} ${r.width}×${r.height}`],
+    ];
+    for (const [k, v] of rows) if (v) dl.append(el("dt", {}, k), el("dd", { class: c.state === "invalid" && k === "Content Credentials" ? "error" : "" }, v));
+  } catch (e) {
+    dl.append(el("dd", { class: "error" }, e.message));
+  }
 }
 
 // ---- routing ----
 
 function route() {
   const hash = location.hash || "#/";
-  const views = { create: $("view-create"), history: $("view-history"), image: $("view-image") };
+  const views = { create: $("view-create"), history: $("view-history"), image: $("view-image"), verify: $("view-verify"),
+    arena: $("view-arena"), leaderboard: $("view-leaderboard") };
   let current = "create";
   if (hash.startsWith("#/history")) current = "history";
+  else if (hash.startsWith("#/verify")) current = "verify";
+  else if (hash.startsWith("#/arena")) current = "arena";
+  else if (hash.startsWith("#/leaderboard")) current = "leaderboard";
   else if (hash.startsWith("#/image/")) current = "image";
   for (const [name, view] of Object.entries(views)) view.hidden = name !== current;
   $("nav-create").toggleAttribute("aria-current", current === "create");
   $("nav-history").toggleAttribute("aria-current", current === "history");
+  for (const name of ["verify", "arena", "leaderboard"]) {
+    $("nav-" + name).toggleAttribute("aria-current", current === name);
+    if (current === name) $("nav-" + name).setAttribute("aria-current", "page");
+  }
+  if (current === "arena" || current === "leaderboard") {
+    loadArenaCategories().then(() => { if (current === "leaderboard") loadBoard(); }).catch((e) => setStatus(e.message, true));
+  }
   if (current === "create") $("nav-create").setAttribute("aria-current", "page");
   if (current === "history") { $("nav-history").setAttribute("aria-current", "page"); loadHistory(); }
   if (current === "image") showImage(decodeURIComponent(hash.slice("#/image/".length)));
@@ -281,6 +398,10 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("history-form").addEventListener("submit", (e) => { e.preventDefault(); loadHistory(); });
   $("history-more").addEventListener("click", () => loadHistory(true));
+  $("verify-form").addEventListener("submit", verify);
+  $("arena-form").addEventListener("submit", startBattle);
+  for (const button of $("arena-votes").querySelectorAll("button")) button.addEventListener("click", () => castVote(button.dataset.outcome));
+  $("board-category").addEventListener("change", loadBoard);
   $("key-form").addEventListener("submit", () => {
     localStorage.setItem("lumen.apiKey", $("api-key").value.trim());
     loadModels().catch((e) => setStatus(e.message, true));
