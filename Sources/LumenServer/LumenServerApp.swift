@@ -23,7 +23,7 @@ public enum LumenServerApp {
             logger.warning("model \(model.id) is unavailable: \(model.reason ?? "unknown reason")")
         }
         let keys = try SigningKeys.resolve(dataDirectory: configuration.dataDirectory, keyPath: configuration.signingKeyPath,
-                                           chainPath: configuration.signingChainPath)
+                                           chainPath: configuration.signingChainPath, timeStampURL: configuration.timeStampURL)
         if let created = keys.createdTestCA {
             logger.notice("created a local test CA for Content Credentials in \(created.folder); its root is \(created.rootCertificate)")
         }

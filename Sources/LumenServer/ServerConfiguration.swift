@@ -21,6 +21,8 @@ public struct ServerConfiguration: Sendable {
     /// Content Credentials signing key and chain (PEM); nil: the data folder's keys (a test CA made on first start).
     public var signingKeyPath: String?
     public var signingChainPath: String?
+    /// An RFC 3161 time-stamp authority for the signatures.
+    public var timeStampURL: String?
     /// Which model is offered where (451 for a withheld one).
     public var regionPolicy = RegionPolicy.open
     /// A header the reverse proxy sets to the client's region (ISO 3166 alpha-2), e.g. "X-Region".

@@ -6,9 +6,7 @@ import LumenProvenance
 /// Encodes a generated picture with the marks every picture Lumen writes carries: XMP with the
 /// IPTC digital source type (`trainedAlgorithmicMedia`), the invisible dwtDct watermark (pictures
 /// ≥ 256×256, the smallest the reference decoder reads), the A1111 `parameters` text, and — last,
-/// over the finished bytes — a signed C2PA manifest (PNG `caBX`, JPEG APP11). WebP gets XMP and the
-/// watermark but no manifest yet: inserting a RIFF chunk changes the RIFF size field, which needs
-/// the RIFF-aware binding c2pa-rs implements (left for later).
+/// over the finished bytes — a signed C2PA manifest (PNG `caBX`, JPEG APP11, WebP `C2PA` chunk).
 public enum PictureWriter {
     /// Who signs, and what the manifest may say about the model.
     public struct Signing: Sendable {
@@ -61,7 +59,7 @@ public enum PictureWriter {
             switch format {
             case .png: data = try C2PAEmbedding.signPNG(data, info: info, identity: signing.identity)
             case .jpeg: data = try C2PAEmbedding.signJPEG(data, info: info, identity: signing.identity)
-            case .webp: break
+            case .webp: data = try C2PAEmbedding.signWebP(data, info: info, identity: signing.identity)
             }
         }
         return Encoded(data: data, instanceID: instanceID, watermarkID: watermarkID)

@@ -19,10 +19,11 @@ public struct ProvenanceReport: Sendable, Encodable {
         public var model: String?
         public var signer: String?
         public var instanceID: String?
+        public var timeStamp: String?
 
         enum CodingKeys: String, CodingKey {
             case state, successes, failures, problems, digitalSourceType = "digital_source_type", generator, model, signer
-            case instanceID = "instance_id"
+            case instanceID = "instance_id", timeStamp = "time_stamp"
         }
     }
     public struct XMPInfo: Sendable, Encodable {
@@ -82,7 +83,8 @@ public enum ProvenanceCheck {
         let credentials = ProvenanceReport.Credentials(
             state: c.state.rawValue, successes: c.successes, failures: c.failures,
             problems: c.state == .absent ? ["the file carries no Content Credentials"] : c.problems,
-            digitalSourceType: c.digitalSourceType, generator: c.generator, model: c.model, signer: c.signer, instanceID: c.instanceID)
+            digitalSourceType: c.digitalSourceType, generator: c.generator, model: c.model, signer: c.signer, instanceID: c.instanceID,
+            timeStamp: c.timeStamp)
         let xmp = xmpPacket.map {
             ProvenanceReport.XMPInfo(digitalSourceType: XMP.property("Iptc4xmpExt:DigitalSourceType", in: $0),
                                      instanceID: XMP.property("xmpMM:InstanceID", in: $0), creatorTool: XMP.property("xmp:CreatorTool", in: $0))
@@ -121,6 +123,7 @@ public enum ProvenanceCheck {
         }
         if r.c2pa.state != "absent" {
             lines.append("  generator: \(r.c2pa.generator ?? "?")\(r.c2pa.model.map { ", model \($0)" } ?? "")")
+            lines.append("  time-stamp: \(r.c2pa.timeStamp ?? "none (validity is judged at verification time)")")
             if !r.c2pa.failures.isEmpty { lines.append("  failure codes: \(r.c2pa.failures.joined(separator: ", "))") }
         }
         if let x = r.xmp { lines.append("  XMP: \(x.creatorTool ?? "?"), \(x.instanceID ?? "?")") } else { lines.append("  XMP: none") }

@@ -14,7 +14,21 @@ public enum SigningKeys {
 
     public static func keysFolder(dataDirectory: String) -> String { dataDirectory + "/keys" }
 
-    public static func resolve(dataDirectory: String, keyPath: String? = nil, chainPath: String? = nil) throws -> Resolved {
+    /// - Parameter timeStampURL: an RFC 3161 time-stamp authority (also `$LUMEN_TSA_URL`).
+    public static func resolve(dataDirectory: String, keyPath: String? = nil, chainPath: String? = nil,
+                               timeStampURL: String? = nil) throws -> Resolved {
+        var resolved = try resolveKeys(dataDirectory: dataDirectory, keyPath: keyPath, chainPath: chainPath)
+        let env = ProcessInfo.processInfo.environment
+        if let text = timeStampURL ?? env["LUMEN_TSA_URL"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
+                throw C2PAError.keys("the time-stamp authority URL '\(text)' is not an http(s) URL")
+            }
+            resolved.identity.timeStampAuthority = TimeStampAuthority(url: url)
+        }
+        return resolved
+    }
+
+    static func resolveKeys(dataDirectory: String, keyPath: String?, chainPath: String?) throws -> Resolved {
         let env = ProcessInfo.processInfo.environment
         let key = keyPath ?? env["LUMEN_SIGNING_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let chain = chainPath ?? env["LUMEN_SIGNING_CHAIN"].flatMap { $0.isEmpty ? nil : $0 }

@@ -37,6 +37,7 @@ struct Generate: ParsableCommand {
     var data: String?
     @Option(name: .long, help: "PEM private key (P-256) for Content Credentials, instead of the data folder's test CA.") var signingKey: String?
     @Option(name: .long, help: "PEM certificate chain (leaf first) for --signing-key.") var signingChain: String?
+    @Option(name: .long, help: "An RFC 3161 time-stamp authority URL for the Content Credentials (also $LUMEN_TSA_URL).") var tsaURL: String?
     @Option(name: .long, help: "Your region (ISO 3166 code, e.g. DE), checked against --region-policy.") var region: String?
     @Option(name: .long, help: "A JSON region policy naming where each model is offered or withheld.") var regionPolicy: String?
     @Flag(name: .long, help: "Draw a visible \"AI-generated\" badge in the corner.") var badge = false
@@ -87,7 +88,8 @@ struct Generate: ParsableCommand {
             let dropped = pipeline.tokenizer.truncatedCount(request.prompt)
             if dropped > 0 { printError("warning: the prompt is too long; its last \(dropped) tokens were ignored") }
 
-            let keys = try SigningKeys.resolve(dataDirectory: data ?? defaultDataDirectory(), keyPath: signingKey, chainPath: signingChain)
+            let keys = try SigningKeys.resolve(dataDirectory: data ?? defaultDataDirectory(), keyPath: signingKey, chainPath: signingChain,
+                                               timeStampURL: tsaURL)
             if let created = keys.createdTestCA {
                 printError("created a local test CA for Content Credentials in \(created.folder) (verify with --trust \(created.rootCertificate))")
             }

@@ -14,6 +14,7 @@ struct Serve: AsyncParsableCommand {
     var data: String = defaultDataDirectory()
     @Option(name: .long, help: "PEM private key (P-256) for Content Credentials, instead of the data folder's test CA.") var signingKey: String?
     @Option(name: .long, help: "PEM certificate chain (leaf first) for --signing-key.") var signingChain: String?
+    @Option(name: .long, help: "An RFC 3161 time-stamp authority URL for the Content Credentials (also $LUMEN_TSA_URL).") var tsaURL: String?
     @Option(name: .long, help: "Folder of extra models (diffusers folders and .safetensors checkpoints).") var models: String?
     @Option(name: .long, help: "The built-in model (default: models/lumen-tiny).") var builtInModel: String?
     @Option(name: .long, help: "Jobs allowed to wait in the queue before 429.") var queueDepth = 64
@@ -56,6 +57,7 @@ struct Serve: AsyncParsableCommand {
         config.tokenizerPath = defaultTokenizerPath()
         config.signingKeyPath = signingKey
         config.signingChainPath = signingChain
+        config.timeStampURL = tsaURL
         config.maxQueuedJobs = queueDepth
         config.concurrency = concurrency
         var keys = apiKey

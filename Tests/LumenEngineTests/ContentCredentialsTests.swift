@@ -65,6 +65,16 @@ struct ContentCredentialsTests {
         #expect(try JPEGCodec.decodeRGB(signedJPEG).width == 16)
         #expect(C2PAVerifier.verify(signedJPEG, trustAnchors: [root]).state == .trusted)
         #expect(C2PAVerifier.verify(try Self.png()).state == .absent)
+
+        let webp = try WebPCodec.encode(width: 16, height: 16, rgb: (0..<(16 * 16 * 3)).map { UInt8($0 % 97) }, quality: 90,
+                                        xmp: XMP.packet(instanceID: "xmp:iid:1", creatorTool: "Lumen"))
+        let signedWebP = try C2PAEmbedding.signWebP(webp, info: Self.info, identity: identity)
+        #expect(try WebPCodec.decodeRGB(signedWebP).width == 16)
+        #expect(WebPCodec.xmp(signedWebP)?.contains("trainedAlgorithmicMedia") == true)
+        #expect(C2PAVerifier.verify(signedWebP, trustAnchors: [root]).state == .trusted)
+        var tampered = [UInt8](signedWebP)
+        tampered[40] ^= 0x01
+        #expect(C2PAVerifier.verify(Data(tampered), trustAnchors: [root]).failures.contains("assertion.dataHash.mismatch"))
     }
 
     @Test("A store larger than one APP11 segment is split and read back")

@@ -61,10 +61,16 @@ def watermark_bit_errors(path):
 
 
 def tamper(path):
-    """Changes pixels after signing (a JPEG's scan data or a PNG re-encoded by OpenCV keeps no manifest,
-    so flip bytes in place instead)."""
+    """Changes one byte of the picture data after signing: inside IDAT (PNG), the scan (JPEG) or
+    the VP8 bitstream (WebP), outside any metadata."""
     data = bytearray(Path(path).read_bytes())
-    data[-64] ^= 0x5A
+    if data.startswith(b"\x89PNG"):
+        data[data.index(b"IDAT") + 10] ^= 0x5A
+    elif data.startswith(b"RIFF"):
+        start = data.find(b"VP8 ") if b"VP8 " in data else data.find(b"VP8L")
+        data[start + 20] ^= 0x5A
+    else:
+        data[-64] ^= 0x5A
     out = Path(str(path) + ".tampered" + Path(path).suffix)
     out.write_bytes(bytes(data))
     return out
@@ -75,7 +81,7 @@ def cli_pictures():
     d = Path(tempfile.mkdtemp(prefix="lumen-prov-"))
     data = d / "data"
     made = []
-    for name, extra in (("small.png", []), ("small.jpg", []),
+    for name, extra in (("small.png", []), ("small.jpg", []), ("small.webp", []),
                         ("big.png", ["-m", str(TINY_SD2), "-W", "256", "-H", "256", "--steps", "1"]),
                         ("big.jpg", ["-m", str(TINY_SD2), "-W", "256", "-H", "256", "--steps", "1", "--quality", "90"])):
         subprocess.run([str(LUMEN), "generate", "a red cube on grass at sunset", "--seed", "3", "--data", str(data),
@@ -92,7 +98,7 @@ def test_cli_pictures_validate_with_c2pa_python(cli_pictures):
 
 def test_exiftool_reads_digital_source_type(cli_pictures):
     _, made, _ = cli_pictures
-    for p in made:
+    for p in made:  # PNG iTXt, JPEG APP1, WebP "XMP " chunk
         assert exif_source_type(p) == SOURCE_TYPE
 
 
@@ -130,7 +136,7 @@ def test_server_pictures_carry_all_marks(make_server, big_model):
     client = OpenAI(base_url=s.url + "/v1", api_key="x", max_retries=0)
     anchor = Path(s.data) / "keys" / "root-ca.pem"
     out = Path(tempfile.mkdtemp(prefix="lumen-server-pics-"))
-    for model, fmt in (("lumen-tiny", "png"), ("lumen-tiny", "jpeg"), ("tiny-256", "png"), ("tiny-256", "jpeg")):
+    for model, fmt in (("lumen-tiny", "png"), ("lumen-tiny", "jpeg"), ("lumen-tiny", "webp"), ("tiny-256", "png"), ("tiny-256", "jpeg")):
         kw = {"output_compression": 90} if fmt == "jpeg" else {}
         r = client.images.generate(model=model, prompt="a lake at golden hour", output_format=fmt, **kw)
         path = out / f"{model}.{fmt}"
@@ -154,3 +160,29 @@ def test_withheld_model_gets_451_and_works_elsewhere(make_server, tmp_path):
     assert "not offered in region DE" in e.value.message and "not yet assessed" in e.value.message
     us = OpenAI(base_url=s.url + "/v1", api_key="x", max_retries=0, default_headers={"X-Region": "US"})
     assert len(us.images.generate(prompt="a cube").data) == 1
+
+
+def test_time_stamped_credentials(tmp_path):
+    """--tsa-url: the signature carries an RFC 3161 token (sigTst2) that c2pa-python accepts."""
+    from tsa import TimeStampAuthority
+    tsa = TimeStampAuthority()
+    try:
+        data = tmp_path / "data"
+        out = tmp_path / "stamped.png"
+        subprocess.run([str(LUMEN), "generate", "a lake at dawn", "--data", str(data), "-o", str(out), "-q", "--tsa-url", tsa.url],
+                       check=True)
+        assert tsa.requests >= 1
+        anchors = tmp_path / "anchors.pem"
+        anchors.write_text((data / "keys" / "root-ca.pem").read_text() + tsa.root.read_text())
+        state, failures, _ = c2pa_state(out, anchors)
+        assert state == "Trusted" and failures == [], (state, failures)
+        report = json.loads(subprocess.run([str(LUMEN), "verify", "--json", str(out)], capture_output=True, text=True).stdout)
+        assert "timeStamp.validated" in report["c2pa"]["successes"]
+        assert report["c2pa"]["time_stamp"]
+        # An unreachable TSA is a clear error, not an unsigned picture.
+        bad = subprocess.run([str(LUMEN), "generate", "x", "--data", str(data), "-o", str(tmp_path / "no.png"), "-q",
+                              "--tsa-url", "http://127.0.0.1:9/"], capture_output=True, text=True)
+        assert bad.returncode == 1 and "time-stamp authority" in bad.stderr
+        assert not (tmp_path / "no.png").exists()
+    finally:
+        tsa.stop()

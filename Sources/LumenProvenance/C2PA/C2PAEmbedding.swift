@@ -1,9 +1,10 @@
 import Crypto
 import Foundation
 
-/// Puts a manifest store into PNG and JPEG files and takes it out again (C2PA Annex A.3, as
-/// c2pa-rs's `png_io.rs` and `jpeg_io.rs` do): PNG — a `caBX` chunk right after `IHDR`; JPEG —
-/// APP11 segments right after the APP0 (JFIF) segment, in JPEG XT box format.
+/// Puts a manifest store into PNG, JPEG and WebP files and takes it out again (C2PA Annex A.3, as
+/// c2pa-rs's `png_io.rs`, `jpeg_io.rs` and `riff_io.rs` do): PNG — a `caBX` chunk right after
+/// `IHDR`; JPEG — APP11 segments right after the APP0 (JFIF) segment, in JPEG XT box format;
+/// WebP — a `C2PA` chunk at the end of the RIFF.
 ///
 /// Since the store is inserted into finished bytes, the hard binding's hash is simply the SHA-256
 /// of the file before insertion, and the exclusion is where the store goes.
@@ -68,6 +69,57 @@ public enum C2PAEmbedding {
         return out
     }
 
+    // MARK: WebP
+
+    /// WebP: the `C2PA` chunk goes last. Appending a chunk changes the RIFF size field, which the
+    /// hard binding covers, so the file is first assembled with a placeholder store of the final
+    /// size, hashed without the chunk, and then given the real store (same size: the hash and
+    /// signature have fixed lengths).
+    public static func signWebP(_ webp: Data, info: C2PAClaimInfo, identity: SigningIdentity) throws -> Data {
+        // A time-stamp token may change length between passes; try again then.
+        for attempt in 0..<4 {
+            do { return try signWebPOnce(webp, info: info, identity: identity) } catch C2PAError.malformed(let why) where attempt < 3 && why.contains("size") {
+                continue
+            }
+        }
+        throw C2PAError.malformed("the manifest size did not settle")
+    }
+
+    static func signWebPOnce(_ webp: Data, info: C2PAClaimInfo, identity: SigningIdentity) throws -> Data {
+        let bytes = [UInt8](webp)
+        guard bytes.count >= 20, Array(bytes[0..<4]) == Array("RIFF".utf8), Array(bytes[8..<12]) == Array("WEBP".utf8) else {
+            throw C2PAError.unsupportedFormat("not a WebP file")
+        }
+        let body = Array(bytes[8...])
+        let offset = bytes.count
+        func assemble(_ store: [UInt8]) -> [UInt8] {
+            var chunk = Array("C2PA".utf8) + le32(store.count) + store
+            if store.count % 2 == 1 { chunk.append(0) }
+            let riffBody = body + chunk
+            return Array("RIFF".utf8) + le32(riffBody.count) + riffBody
+        }
+        let id = UUID()
+        var length = 0
+        var placeholder: [UInt8] = []
+        for _ in 0..<4 {
+            placeholder = try C2PAManifest.store(info: info, identity: identity, exclusion: .init(start: offset, length: length),
+                                                 dataHash: [UInt8](repeating: 0, count: 32), manifestID: id)
+            if placeholder.count + 8 == length { break }
+            length = placeholder.count + 8
+        }
+        guard placeholder.count + 8 == length else { throw C2PAError.malformed("the manifest size did not settle") }
+        let draft = assemble(placeholder)
+        var hasher = SHA256()
+        hasher.update(data: draft[0..<offset])
+        hasher.update(data: draft[(offset + length)...])
+        let store = try C2PAManifest.store(info: info, identity: identity, exclusion: .init(start: offset, length: length),
+                                           dataHash: Array(hasher.finalize()), manifestID: id)
+        guard store.count == placeholder.count else { throw C2PAError.malformed("the signed manifest changed size") }
+        return Data(assemble(store))
+    }
+
+    static func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+
     // MARK: Reading
 
     /// The manifest store of a PNG or JPEG, if it has one.
@@ -102,7 +154,16 @@ public enum C2PAEmbedding {
             }
             return store.isEmpty ? nil : store
         }
-        if bytes.count >= 12, Array(bytes[0..<4]) == Array("RIFF".utf8) { return nil }
+        if bytes.count >= 12, Array(bytes[0..<4]) == Array("RIFF".utf8) {
+            var i = 12
+            while i + 8 <= bytes.count {
+                let size = Int(bytes[i + 4]) | Int(bytes[i + 5]) << 8 | Int(bytes[i + 6]) << 16 | Int(bytes[i + 7]) << 24
+                guard size <= bytes.count - i - 8 else { throw C2PAError.malformed("RIFF chunk runs past the end") }
+                if Array(bytes[i..<i + 4]) == Array("C2PA".utf8) { return Array(bytes[i + 8..<i + 8 + size]) }
+                i += 8 + size + (size % 2)
+            }
+            return nil
+        }
         throw C2PAError.unsupportedFormat("not a PNG or JPEG file")
     }
 }

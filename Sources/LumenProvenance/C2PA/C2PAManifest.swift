@@ -77,12 +77,13 @@ public enum C2PAManifest {
 
     /// Builds the store for a file into which it will be inserted at `offset`, taking `overhead`
     /// bytes of container framing: the binding's `length` is part of the store, so the store is
-    /// rebuilt until its size is stable (C2PA §10.4 allows padding instead; two passes suffice).
+    /// rebuilt until its size is stable (C2PA §10.4 allows padding instead; two passes suffice,
+    /// a few more when a time-stamp token's length varies).
     public static func storeForInsertion(info: C2PAClaimInfo, identity: SigningIdentity, fileHash: [UInt8], offset: Int,
                                          framing: (Int) -> Int) throws -> [UInt8] {
         let id = UUID()
         var length = 0
-        for _ in 0..<4 {
+        for _ in 0..<8 {
             let store = try Self.store(info: info, identity: identity, exclusion: Exclusion(start: offset, length: length), dataHash: fileHash, manifestID: id)
             let framed = framing(store.count)
             if framed == length { return store }
@@ -106,7 +107,12 @@ public enum COSESign1 {
 
     public static func sign(payload: [UInt8], identity: SigningIdentity) throws -> [UInt8] {
         let protected = protectedHeader(identity)
-        let signature = try identity.privateKey.signature(for: toBeSigned(protected: protected, payload: payload))
-        return CBOR.tagged(18, .array([.bytes(protected), .map([]), .null, .bytes(Array(signature.rawRepresentation))])).encoded()
+        let signature = Array(try identity.privateKey.signature(for: toBeSigned(protected: protected, payload: payload)).rawRepresentation)
+        var unprotected = CBOR.map([])
+        if let tsa = identity.timeStampAuthority {
+            let token = try tsa.timeStamp(TimeStampAuthority.countersignatureData(protected: protected, signature: signature))
+            unprotected = TimeStampAuthority.unprotectedHeader(token: token)
+        }
+        return CBOR.tagged(18, .array([.bytes(protected), unprotected, .null, .bytes(signature)])).encoded()
     }
 }

@@ -19,6 +19,8 @@ public struct C2PAReport: Sendable, Equatable {
     public var model: String?
     public var instanceID: String?
     public var signer: String?
+    /// The RFC 3161 time-stamp's time (`genTime`, as the TSA wrote it), when the signature has one.
+    public var timeStamp: String?
 }
 
 /// Checks a manifest store the way a C2PA validator does (§15): the claim's COSE signature with
@@ -98,6 +100,16 @@ public enum C2PAVerifier {
         } else {
             r.failures.append("claimSignature.mismatch")
             r.problems.append("the claim does not match its signature: the manifest was altered after signing")
+        }
+        if case let .map(entries) = parts[1], let tst = parts[1]["sigTst2"]?["tstTokens"]?.array?.first?["val"]?.bytes, !entries.isEmpty {
+            let expected = Array(SHA256.hash(data: TimeStampAuthority.countersignatureData(protected: protectedBytes, signature: signature)))
+            if let info = try? TimeStampAuthority.tstInfo(token: tst), info.imprint == expected {
+                r.successes.append("timeStamp.validated")
+                r.timeStamp = info.genTime
+            } else {
+                r.failures.append("timeStamp.mismatch")
+                r.problems.append("the time-stamp does not cover this signature")
+            }
         }
         if chain.allSatisfy({ $0.notValidBefore <= now && now <= $0.notValidAfter }) {
             r.successes.append("claimSignature.insideValidity")

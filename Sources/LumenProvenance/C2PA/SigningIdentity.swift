@@ -13,6 +13,8 @@ public struct SigningIdentity: Sendable {
     }
     /// Leaf first, then intermediates; the root is left out (C2PA §14.5: trust anchors are the verifier's).
     public let chain: [Certificate]
+    /// When set, every signature is time-stamped by this RFC 3161 authority.
+    public var timeStampAuthority: TimeStampAuthority?
 
     public init(privateKey: P256.Signing.PrivateKey, chain: [Certificate]) throws {
         guard let leaf = chain.first else { throw C2PAError.keys("the certificate chain is empty") }

@@ -327,6 +327,22 @@ async function loadBoard() {
         `${low.toFixed(0)} – ${high.toFixed(0)}`, String(e.votes), e.elo.toFixed(0)]) tr.append(el("td", {}, v));
       tbody.append(tr);
     }
+    const names = b.entries.map((e) => e.model);
+    const head = el("tr", {}, undefined);
+    head.append(el("th", { scope: "col" }, ""));
+    for (const n of names) head.append(el("th", { scope: "col" }, n));
+    $("winrates").querySelector("thead").replaceChildren(head);
+    const rowsBody = $("winrates").querySelector("tbody");
+    rowsBody.replaceChildren();
+    for (const a of names) {
+      const tr = el("tr");
+      tr.append(el("th", { scope: "row" }, a));
+      for (const o of names) {
+        const v = (b.win_rates[a] || {})[o];
+        tr.append(el("td", {}, a === o || v === undefined ? "–" : `${Math.round(v * 100)}%`));
+      }
+      rowsBody.append(tr);
+    }
     const updated = b.last_updated ? new Date(b.last_updated * 1000).toLocaleString() : "never";
     $("board-summary").textContent = `${b.votes} anonymous votes · last updated ${updated} · left-side advantage ${b.position_bias.toFixed(1)} points`;
     $("board-summary").dataset.votes = String(b.votes);
