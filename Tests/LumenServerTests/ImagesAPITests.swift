@@ -98,6 +98,7 @@ struct ImagesAPITests {
                                              body: try jsonBody(["prompt": "x", "model": "broken-model"]))
             #expect(g.status == .serviceUnavailable)
             #expect(try errorObject(g)["code"] as? String == "model_unavailable")
+            #expect(g.headers[HTTPField.Name("x-should-retry")!] == "false")
         }
     }
 

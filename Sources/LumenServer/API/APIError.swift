@@ -25,6 +25,14 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         APIError(.badRequest, message, param: param, code: code)
     }
 
+    /// Tells the official clients not to retry (they retry 409, 429 and 5xx by default): a failed
+    /// or cancelled generation, or a model that cannot load, would only fail again.
+    public func noRetry() -> APIError {
+        var e = self
+        e.headers[HTTPField.Name("x-should-retry")!] = "false"
+        return e
+    }
+
     public static func modelNotFound(_ message: String) -> APIError {
         APIError(.notFound, message, param: "model", code: "model_not_found")
     }

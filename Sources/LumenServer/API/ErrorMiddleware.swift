@@ -33,7 +33,7 @@ struct ErrorMiddleware: RouterMiddleware {
         case let e as ModelCatalogError:
             switch e {
             case .unknownModel: return .modelNotFound(e.description)
-            case .unavailable: return APIError(.serviceUnavailable, e.description, type: "server_error", param: "model", code: "model_unavailable")
+            case .unavailable: return APIError(.serviceUnavailable, e.description, type: "server_error", param: "model", code: "model_unavailable").noRetry()
             }
         case let e as PipelineError:
             switch e {

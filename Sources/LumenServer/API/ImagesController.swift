@@ -36,9 +36,9 @@ struct ImagesController {
                     created: created, data: items, size: size, quality: quality, output_format: r.outputFormat.rawValue,
                     usage: ImagesResponse.usage(prompt: settings.revisedPrompt, width: settings.width, height: settings.height, count: images.count)))
             case let .failed(message):
-                throw APIError(.internalServerError, "The generation failed: \(message)", type: "server_error", code: "generation_failed")
+                throw APIError(.internalServerError, "The generation failed: \(message)", type: "server_error", code: "generation_failed").noRetry()
             case .cancelled:
-                throw APIError(.conflict, "The generation \(job.id) was cancelled.", code: "cancelled")
+                throw APIError(.conflict, "The generation \(job.id) was cancelled.", code: "cancelled").noRetry()
             default:
                 continue
             }

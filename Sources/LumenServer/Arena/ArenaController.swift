@@ -182,7 +182,7 @@ struct ArenaController {
                     battle.status = .failed
                     try await state.arena.update(battle)
                     throw APIError(.internalServerError, "One of the two models failed to make its picture; start another battle.",
-                                   type: "server_error", code: "battle_failed")
+                                   type: "server_error", code: "battle_failed").noRetry()
                 default: continue
                 }
             }

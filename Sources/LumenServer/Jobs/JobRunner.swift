@@ -65,6 +65,8 @@ public final class JobRunner: Sendable {
                 } else {
                     await wake.wait(timeout: .seconds(1))
                 }
+            } catch is CancellationError {
+                return
             } catch {
                 logger.error("job queue: \(error)")
                 try? await Task.sleep(for: .seconds(1))
