@@ -78,23 +78,7 @@ public final class JobRunner: Sendable {
         events.publish(job.id, .started)
         let start = Date()
         do {
-            let images = try await generate(job)
-            var records: [ImageRecord] = []
-            let sampler = try catalog.resolve(job.settings.model).samplerName
-            let parameters = job.settings.parametersText(
-                samplerName: job.settings.scheduler ?? sampler, modelName: job.hideModel ? nil : job.settings.model)
-            for (i, generated) in images.enumerated() {
-                let image = job.visibleMark ? VisibleMark.apply(to: generated) : generated
-                let encoded = try PictureWriter.encode(
-                    image, format: job.outputFormat, parameters: parameters, quality: job.compression,
-                    signing: PictureWriter.Signing(identity: signing, model: job.hideModel ? nil : job.settings.model))
-                let record = ImageRecord(
-                    id: ImageRecord.newID(), jobID: job.id, index: i, format: job.outputFormat, width: image.width, height: image.height,
-                    bytes: encoded.data.count, createdAt: Date().timeIntervalSince1970, prompt: job.settings.prompt,
-                    model: job.settings.model, settings: job.settings, instanceID: encoded.instanceID, watermarkID: encoded.watermarkID.map(Int64.init))
-                try encoded.data.write(to: imagesDirectory.appendingPathComponent(record.fileName), options: .atomic)
-                records.append(record)
-            }
+            let records = try await offExecutor { try self.generateAndWrite(job) }
             // A job cancelled while its pictures were being written keeps its cancelled state.
             if cancelled.remove(job.id) {
                 throw PipelineError.cancelled
@@ -114,30 +98,49 @@ public final class JobRunner: Sendable {
         }
     }
 
-    /// Runs the engine for a job on a GCD thread; reports progress and previews.
-    private func generate(_ job: JobRecord) async throws -> [RGBImage] {
-        let catalog = self.catalog, events = self.events, cancelled = self.cancelled
-        return try await withCheckedThrowingContinuation { continuation in
+    /// Runs `body` on a GCD thread: the engine, the watermark, encoding and signing (which may
+    /// wait on a time-stamp authority) all block, and Swift's cooperative pool must stay free for
+    /// the HTTP server.
+    private func offExecutor<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global(qos: .userInitiated).async {
-                do {
-                    let pipeline = try catalog.pipeline(job.settings.model)
-                    let request = try job.settings.request()
-                    let images = try pipeline.generate(request) { p in
-                        if cancelled.contains(job.id) { return false }
-                        events.publish(job.id, .progress(stage: p.stage.rawValue, step: p.step, total: p.totalSteps))
-                        if p.stage == .denoising, let latents = p.latents, events.hasListeners(job.id),
-                           let first = LatentPreview.images(latents)?.first,
-                           let png = try? PNGEncoder.encode(width: first.width, height: first.height, pixels: first.pixels) {
-                            events.publish(job.id, .preview(step: p.step, total: p.totalSteps, png: png))
-                        }
-                        return true
-                    }
-                    continuation.resume(returning: images)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
+                continuation.resume(with: Result { try body() })
             }
         }
+    }
+
+    /// Generates a job's pictures (reporting progress and previews), then marks, signs and writes each.
+    private func generateAndWrite(_ job: JobRecord) throws -> [ImageRecord] {
+        let pipeline = try catalog.pipeline(job.settings.model)
+        let request = try job.settings.request()
+        let images = try pipeline.generate(request) { p in
+            if cancelled.contains(job.id) { return false }
+            events.publish(job.id, .progress(stage: p.stage.rawValue, step: p.step, total: p.totalSteps))
+            if p.stage == .denoising, let latents = p.latents, events.hasListeners(job.id),
+               let first = LatentPreview.images(latents)?.first,
+               let png = try? PNGEncoder.encode(width: first.width, height: first.height, pixels: first.pixels) {
+                events.publish(job.id, .preview(step: p.step, total: p.totalSteps, png: png))
+            }
+            return true
+        }
+        let sampler = try catalog.resolve(job.settings.model).samplerName
+        let parameters = job.settings.parametersText(
+            samplerName: job.settings.scheduler ?? sampler, modelName: job.hideModel ? nil : job.settings.model)
+        var records: [ImageRecord] = []
+        for (i, generated) in images.enumerated() {
+            let image = job.visibleMark ? VisibleMark.apply(to: generated) : generated
+            let encoded = try PictureWriter.encode(
+                image, format: job.outputFormat, parameters: parameters, quality: job.compression,
+                signing: PictureWriter.Signing(identity: signing, model: job.hideModel ? nil : job.settings.model))
+            let record = ImageRecord(
+                id: ImageRecord.newID(), jobID: job.id, index: i, format: job.outputFormat, width: image.width, height: image.height,
+                bytes: encoded.data.count, createdAt: Date().timeIntervalSince1970, prompt: job.settings.prompt,
+                model: job.settings.model, settings: job.settings, instanceID: encoded.instanceID,
+                watermarkID: encoded.watermarkID.map(Int64.init))
+            try encoded.data.write(to: imagesDirectory.appendingPathComponent(record.fileName), options: .atomic)
+            records.append(record)
+        }
+        return records
     }
 }
 
