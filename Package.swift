@@ -51,6 +51,7 @@ let package = Package(
         // Provenance marks: C2PA manifests (JUMBF, CBOR, COSE ES256, X.509), XMP digital source type, the dwtDct watermark.
         .target(name: "LumenProvenance",
                 dependencies: [
+                    "LumenImageIO",
                     .product(name: "Crypto", package: "swift-crypto"),
                     .product(name: "X509", package: "swift-certificates"),
                     .product(name: "SwiftASN1", package: "swift-asn1"),

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import LumenImageIO
 
 /// Puts a manifest store into PNG, JPEG and WebP files and takes it out again (C2PA Annex A.3, as
 /// c2pa-rs's `png_io.rs`, `jpeg_io.rs` and `riff_io.rs` do): PNG — a `caBX` chunk right after
@@ -25,13 +26,7 @@ public enum C2PAEmbedding {
         return Data(bytes[0..<pngAfterIHDR] + pngChunk("caBX", store) + bytes[pngAfterIHDR...])
     }
 
-    static func pngChunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
-        let typeBytes = Array(type.utf8)
-        var crc = CRC32()
-        crc.update(typeBytes)
-        crc.update(data)
-        return withUnsafeBytes(of: UInt32(data.count).bigEndian, Array.init) + typeBytes + data + withUnsafeBytes(of: crc.value.bigEndian, Array.init)
-    }
+    static func pngChunk(_ type: String, _ data: [UInt8]) -> [UInt8] { [UInt8](PNGEncoder.chunk(type: type, data: Data(data))) }
 
     // MARK: JPEG
 
@@ -76,16 +71,6 @@ public enum C2PAEmbedding {
     /// size, hashed without the chunk, and then given the real store (same size: the hash and
     /// signature have fixed lengths).
     public static func signWebP(_ webp: Data, info: C2PAClaimInfo, identity: SigningIdentity) throws -> Data {
-        // A time-stamp token may change length between passes; try again then.
-        for attempt in 0..<4 {
-            do { return try signWebPOnce(webp, info: info, identity: identity) } catch C2PAError.malformed(let why) where attempt < 3 && why.contains("size") {
-                continue
-            }
-        }
-        throw C2PAError.malformed("the manifest size did not settle")
-    }
-
-    static func signWebPOnce(_ webp: Data, info: C2PAClaimInfo, identity: SigningIdentity) throws -> Data {
         let bytes = [UInt8](webp)
         guard bytes.count >= 20, Array(bytes[0..<4]) == Array("RIFF".utf8), Array(bytes[8..<12]) == Array("WEBP".utf8) else {
             throw C2PAError.unsupportedFormat("not a WebP file")
@@ -98,24 +83,19 @@ public enum C2PAEmbedding {
             let riffBody = body + chunk
             return Array("RIFF".utf8) + le32(riffBody.count) + riffBody
         }
-        let id = UUID()
-        var length = 0
-        var placeholder: [UInt8] = []
+        // A time-stamp token may change length between the two signatures; then try again.
         for _ in 0..<4 {
-            placeholder = try C2PAManifest.store(info: info, identity: identity, exclusion: .init(start: offset, length: length),
-                                                 dataHash: [UInt8](repeating: 0, count: 32), manifestID: id)
-            if placeholder.count + 8 == length { break }
-            length = placeholder.count + 8
+            let placeholder = try C2PAManifest.storeForInsertion(info: info, identity: identity, fileHash: [UInt8](repeating: 0, count: 32),
+                                                                 offset: offset) { $0 + 8 }
+            let exclusion = C2PAManifest.Exclusion(start: offset, length: placeholder.count + 8)
+            let draft = assemble(placeholder)
+            var hasher = SHA256()
+            hasher.update(data: draft[0..<offset])
+            hasher.update(data: draft[(offset + exclusion.length)...])
+            let store = try C2PAManifest.store(info: info, identity: identity, exclusion: exclusion, dataHash: Array(hasher.finalize()))
+            if store.count == placeholder.count { return Data(assemble(store)) }
         }
-        guard placeholder.count + 8 == length else { throw C2PAError.malformed("the manifest size did not settle") }
-        let draft = assemble(placeholder)
-        var hasher = SHA256()
-        hasher.update(data: draft[0..<offset])
-        hasher.update(data: draft[(offset + length)...])
-        let store = try C2PAManifest.store(info: info, identity: identity, exclusion: .init(start: offset, length: length),
-                                           dataHash: Array(hasher.finalize()), manifestID: id)
-        guard store.count == placeholder.count else { throw C2PAError.malformed("the signed manifest changed size") }
-        return Data(assemble(store))
+        throw C2PAError.malformed("the manifest size did not settle")
     }
 
     static func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
@@ -166,16 +146,4 @@ public enum C2PAEmbedding {
         }
         throw C2PAError.unsupportedFormat("not a PNG or JPEG file")
     }
-}
-
-/// CRC-32 (ISO-HDLC, as PNG uses), table-driven.
-struct CRC32 {
-    static let table: [UInt32] = (0..<256).map { n in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-    private var crc: UInt32 = 0xFFFF_FFFF
-    mutating func update(_ bytes: [UInt8]) { for b in bytes { crc = Self.table[Int((crc ^ UInt32(b)) & 0xFF)] ^ (crc >> 8) } }
-    var value: UInt32 { crc ^ 0xFFFF_FFFF }
 }

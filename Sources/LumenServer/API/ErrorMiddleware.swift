@@ -28,8 +28,6 @@ struct ErrorMiddleware: RouterMiddleware {
         switch error {
         case let e as APIError:
             return e
-        case let e as RegionPolicyError:
-            return APIError(.unavailableForLegalReasons, e.description, param: "model", code: "model_withheld_in_region")
         case let e as ModelCatalogError:
             switch e {
             case .unknownModel: return .modelNotFound(e.description)
