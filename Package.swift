@@ -48,6 +48,8 @@ let package = Package(
                 swiftSettings: optimize),
         // Scene studio: a ray tracer that renders captioned training and evaluation pictures.
         .target(name: "LumenScenes", dependencies: ["LumenTensor", "LumenImageIO"], swiftSettings: optimize),
+        // `lumen eval`: GenEval-style tasks on scene-studio prompts, judged by the scene checker.
+        .target(name: "LumenEval", dependencies: ["LumenPipelines", "LumenModels", "LumenScenes", "COpenBLAS"], swiftSettings: optimize),
         // Provenance marks: C2PA manifests (JUMBF, CBOR, COSE ES256, X.509), XMP digital source type, the dwtDct watermark.
         .target(name: "LumenProvenance",
                 dependencies: [
@@ -86,7 +88,7 @@ let package = Package(
             name: "lumen",
             dependencies: [
                 "LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes", "LumenProvenance",
-                "LumenService", "LumenServer",
+                "LumenService", "LumenServer", "LumenEval",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,7 +96,7 @@ let package = Package(
             swiftSettings: optimize),
         .testTarget(
             name: "LumenEngineTests",
-            dependencies: ["LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes", "LumenProvenance",
+            dependencies: ["LumenPipelines", "LumenImageIO", "LumenArena", "LumenScenes", "LumenProvenance", "LumenEval",
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "X509", package: "swift-certificates")],
             resources: [.copy("Fixtures")]),

@@ -6,9 +6,12 @@ Model: a pixel-space `UNet2DConditionModel` (v-prediction, cosine schedule) cond
 caption vocabulary. Condition dropout (10 %) enables classifier-free guidance. Runs on CUDA when
 present (bf16 autocast), else on all CPU cores; resumes from `--out/checkpoint.pt`; fixed seeds.
 
-    lumen scenes render --count 16000 --size 32 --supersample 2 --samples 1 --seed 1 --out data/train
-    python training/pack.py data/train data/train.npz
-    python training/train.py --data data/train.npz --out models/lumen-tiny --minutes 7
+    lumen scenes render --count 40000 --size 64 --supersample 2 --samples 1 --seed 1 --out data/train
+    python training/pack.py data/train data/shards/train-000
+    python training/train.py --shards data/shards --out models/lumen-tiny --minutes 7
+
+Shards may keep arriving while it trains (`training/device_run.sh` renders them on the GPU
+machine's CPUs): new ones join the sampling pool every 100 steps.
 
 The export has no `vae` component (pixel space); Lumen's engine treats that as identity decoding.
 """
@@ -28,6 +31,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 import clip_bpe  # noqa: E402
+from shards import read_shard, ready_shards  # noqa: E402
 
 MAX_TOKENS = 64
 
@@ -44,12 +48,50 @@ def build_models(vocab_size, size, bos, eos):
     text = CLIPTextModel(CLIPTextConfig(vocab_size=vocab_size, hidden_size=256, intermediate_size=1024, num_hidden_layers=4,
                                         num_attention_heads=4, max_position_embeddings=MAX_TOKENS, hidden_act="gelu",
                                         bos_token_id=bos, eos_token_id=eos, pad_token_id=eos))
+    # 64×64: a cheap full-resolution level (32 channels), cross-attention at 16×16 and 8×8 only,
+    # so a step costs about 1.4× the 32×32 model's while the picture has 4× the pixels.
+    levels = 4 if size >= 64 else 3
+    channels = (32, 64, 128, 192) if levels == 4 else (64, 128, 192)
+    down = ("DownBlock2D",) * (levels - 2) + ("CrossAttnDownBlock2D",) * 2
+    up = ("CrossAttnUpBlock2D",) * 2 + ("UpBlock2D",) * (levels - 2)
     unet = UNet2DConditionModel(
-        sample_size=size, in_channels=3, out_channels=3, block_out_channels=(64, 128, 192), layers_per_block=2,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=256, attention_head_dim=(4, 4, 4), norm_num_groups=32)
+        sample_size=size, in_channels=3, out_channels=3, block_out_channels=channels, layers_per_block=2,
+        down_block_types=down, up_block_types=up, cross_attention_dim=256, attention_head_dim=(4,) * levels,
+        norm_num_groups=32)
     return text, unet
+
+
+class CaptionedImages:
+    """Every loaded shard's pictures (uint8, on the device) and all their captions, tokenised."""
+
+    def __init__(self, folder, size, tok, device):
+        self.folder, self.size, self.tok, self.device = folder, size, tok, device
+        self.loaded, self.images, self.tokens, self.caption_count = set(), None, None, None
+
+    def refresh(self):
+        for p in ready_shards(self.folder, "train-*"):
+            if p in self.loaded:
+                continue
+            imgs, scenes = read_shard(p, self.size)
+            caps = [s["captions"] for s in scenes]
+            width = max(len(c) for c in caps)
+            flat = [c[i % len(c)] for c in caps for i in range(width)]
+            ids = torch.tensor(self.tok(flat, padding="max_length", max_length=MAX_TOKENS, truncation=True).input_ids)
+            parts = (torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous().to(self.device),
+                     ids.view(len(caps), width, MAX_TOKENS).to(self.device),
+                     torch.tensor([len(c) for c in caps], device=self.device))
+            if self.images is None:
+                self.images, self.tokens, self.caption_count = parts
+            else:
+                if parts[1].shape[1] != self.tokens.shape[1]:  # pad caption slots to the same width
+                    w = max(parts[1].shape[1], self.tokens.shape[1])
+                    pad = lambda t: torch.cat([t, t[:, :1].expand(-1, w - t.shape[1], -1)], 1) if t.shape[1] < w else t
+                    parts = (parts[0], pad(parts[1]), parts[2]); self.tokens = pad(self.tokens)
+                self.images = torch.cat([self.images, parts[0]])
+                self.tokens = torch.cat([self.tokens, parts[1]])
+                self.caption_count = torch.cat([self.caption_count, parts[2]])
+            self.loaded.add(p)
+            print(f"loaded {p}: {len(self.images)} pictures", flush=True)
 
 
 def scheduler():
@@ -59,25 +101,42 @@ def scheduler():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--shards", required=True, help="folder of shards (training/shards.py)")
+    ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--out", required=True)
     ap.add_argument("--minutes", type=float, default=7)
     ap.add_argument("--max-steps", type=int, default=10**9)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=4e-4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", help="continue from an exported model folder (its tokenizer and weights; fresh optimiser)")
+    ap.add_argument("--warmup", type=int, default=200)
     args = ap.parse_args()
     torch.manual_seed(args.seed); random.seed(args.seed); np.random.seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         torch.set_num_threads(os.cpu_count())
-    data = np.load(args.data, allow_pickle=False)
-    images = torch.from_numpy(data["images"]).permute(0, 3, 1, 2).contiguous()  # N,3,H,W uint8
-    captions = json.loads(str(data["captions"]))  # list of lists
-    n, _, size, _ = images.shape
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    size = args.size
+    while not ready_shards(args.shards, "train-*"):
+        time.sleep(1)
+    first = read_shard(ready_shards(args.shards, "train-*")[0], size)[1]
     os.makedirs(args.out, exist_ok=True)
-    tok = learn_tokenizer([c for cs in captions for c in cs], os.path.join(args.out, "tokenizer"))
-    text, unet = build_models(len(tok), size, tok.bos_token_id, tok.eos_token_id)
+    # The tokenizer is learned on the first shard's captions: the grammar's vocabulary is small and
+    # every word occurs in a few thousand scenes; byte-level BPE covers anything else.
+    if args.init:
+        import shutil
+        shutil.copytree(os.path.join(args.init, "tokenizer"), os.path.join(args.out, "tokenizer"), dirs_exist_ok=True)
+        tok = CLIPTokenizer(os.path.join(args.out, "tokenizer", "vocab.json"), os.path.join(args.out, "tokenizer", "merges.txt"),
+                            model_max_length=MAX_TOKENS)
+        text = CLIPTextModel.from_pretrained(os.path.join(args.init, "text_encoder")).float()
+        unet = UNet2DConditionModel.from_pretrained(os.path.join(args.init, "unet")).float()
+    else:
+        tok = learn_tokenizer([c for s in first for c in s["captions"]], os.path.join(args.out, "tokenizer"))
+        text, unet = build_models(len(tok), size, tok.bos_token_id, tok.eos_token_id)
     text.to(device); unet.to(device)
     ema = {k: v.detach().clone().float() for k, v in list(unet.state_dict().items()) + [("text." + k, v) for k, v in text.state_dict().items()]}
     # EMA over floating-point tensors as two flat lists, updated with one fused call per step
@@ -90,15 +149,9 @@ def main():
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     sched = scheduler()
     alphas = sched.alphas_cumprod.to(device)
-    # Pre-tokenise every caption (and the empty caption for guidance dropout).
-    flat = [c for cs in captions for c in cs]
-    owner = torch.tensor([i for i, cs in enumerate(captions) for _ in cs])
-    ids = torch.tensor(tok(flat, padding="max_length", max_length=MAX_TOKENS, truncation=True).input_ids)
-    empty = torch.tensor(tok([""], padding="max_length", max_length=MAX_TOKENS).input_ids)
-    by_image = [[] for _ in range(n)]
-    for j, i in enumerate(owner.tolist()):
-        by_image[i].append(j)
-    images = images.to(device); ids = ids.to(device); empty = empty.to(device)
+    data = CaptionedImages(args.shards, size, tok, device)
+    data.refresh()
+    empty = torch.tensor(tok([""], padding="max_length", max_length=MAX_TOKENS).input_ids).to(device)
     ckpt = os.path.join(args.out, "checkpoint.pt")
     step, losses = 0, []
     if os.path.exists(ckpt):
@@ -106,14 +159,16 @@ def main():
         unet.load_state_dict(state["unet"]); text.load_state_dict(state["text"]); opt.load_state_dict(state["opt"])
         ema, step, losses = state["ema"], state["step"], state["losses"]
     start = time.time()
-    warmup = 200
+    warmup = args.warmup
     rng = np.random.default_rng(args.seed + step)
     while time.time() - start < args.minutes * 60 and step < args.max_steps:
-        idx = torch.from_numpy(rng.integers(0, n, args.batch)).to(device)
-        x0 = images[idx].float() / 127.5 - 1
-        # No horizontal flips: captions state left/right relations.
-        cap = torch.tensor([random.choice(by_image[i]) for i in idx.tolist()], device=device)
-        tokens = ids[cap]
+        if step % 100 == 0:
+            data.refresh()
+        idx = torch.from_numpy(rng.integers(0, len(data.images), args.batch)).to(device)
+        x0 = data.images[idx].float() / 127.5 - 1
+        # No horizontal flips: captions state left/right relations. One of each picture's captions at random.
+        which = torch.from_numpy(rng.integers(0, 1 << 30, args.batch)).to(device) % data.caption_count[idx]
+        tokens = data.tokens[idx, which]
         drop = torch.from_numpy(rng.random(args.batch) < 0.1).to(device)
         tokens = torch.where(drop[:, None], empty.expand_as(tokens), tokens)
         t = torch.from_numpy(rng.integers(0, 1000, args.batch)).to(device)
@@ -140,7 +195,7 @@ def main():
         if step % 200 == 0:
             print(f"step {step} loss {np.mean(losses[-200:]):.4f} lr {lr:.2e} {time.time() - start:.0f}s", flush=True)
     torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "step": step, "losses": losses}, ckpt)
-    export(args.out, unet, text, ema, size, step, losses, time.time() - start, n, device)
+    export(args.out, unet, text, ema, size, step, losses, time.time() - start, len(data.images), device)
 
 
 def export(out, unet, text, ema, size, steps, losses, seconds, n, device):
@@ -166,7 +221,7 @@ def export(out, unet, text, ema, size, steps, losses, seconds, n, device):
         ys = [float(np.mean(losses[i:i + 50])) for i in range(0, len(losses), 50)]
         plt.figure(figsize=(6, 3.5))
         plt.plot([i * 50 for i in range(len(ys))], ys)
-        plt.xlabel("step"); plt.ylabel("v-prediction MSE (mean of 50 steps)"); plt.yscale("log"); plt.title("Lumen tiny: training loss")
+        plt.xlabel("step"); plt.ylabel("v-prediction MSE (mean of 50 steps)"); plt.yscale("log"); plt.title(f"Lumen tiny ({size}×{size}): training loss")
         plt.tight_layout(); plt.savefig(os.path.join(out, "loss.png"), dpi=100)
     except Exception as e:  # plotting is optional
         print("no loss plot:", e)

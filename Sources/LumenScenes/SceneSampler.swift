@@ -33,6 +33,34 @@ public enum HeldOut {
     }
 }
 
+/// Restrictions on drawn scenes, for evaluation tasks whose attributes must be visible (for
+/// example one large rubber object in a daylight photo). `nil` fields are unrestricted; an
+/// unrestricted draw consumes exactly the random numbers it did before constraints existed.
+public struct SceneConstraints: Sendable, Equatable {
+    public var objectCounts: ClosedRange<Int>?
+    public var styles: [Style]?
+    public var times: [TimeOfDay]?
+    public var materials: [Material]?
+    public var sizes: [ObjectSize]?
+    /// No two objects share a colour / a shape.
+    public var distinctColors = false
+    public var distinctShapes = false
+
+    public init(objectCounts: ClosedRange<Int>? = nil, styles: [Style]? = nil, times: [TimeOfDay]? = nil,
+                materials: [Material]? = nil, sizes: [ObjectSize]? = nil, distinctColors: Bool = false, distinctShapes: Bool = false) {
+        self.objectCounts = objectCounts; self.styles = styles; self.times = times
+        self.materials = materials; self.sizes = sizes; self.distinctColors = distinctColors; self.distinctShapes = distinctShapes
+    }
+
+    public static let none = SceneConstraints()
+
+    func accepts(_ objects: [SceneObject]) -> Bool {
+        if distinctColors && Set(objects.map(\.color)).count != objects.count { return false }
+        if distinctShapes && Set(objects.map(\.shape)).count != objects.count { return false }
+        return true
+    }
+}
+
 /// Draws balanced scenes: every attribute independently and uniformly, objects placed CLEVR-style
 /// with margins so that left/right and front/behind are never ambiguous.
 public enum SceneSampler {
@@ -41,27 +69,35 @@ public enum SceneSampler {
 
     /// The `attempt`-th candidate scene for (seed, index); the studio moves to the next attempt
     /// when an object would not be visible enough in the picture.
-    public static func sample(seed: UInt64, index: Int, split: SceneSplit, attempt: Int = 0) -> Scene {
+    public static func sample(seed: UInt64, index: Int, split: SceneSplit, attempt: Int = 0, constraints: SceneConstraints = .none) -> Scene {
         var rng = SceneRandom(HeldOut.streamSeed(seed, split), UInt64(index), UInt64(attempt))
-        for _ in 0..<200 {
-            if let scene = draw(&rng, seed: seed, index: index, split: split) { return scene }
+        for _ in 0..<2000 {
+            if let scene = draw(&rng, seed: seed, index: index, split: split, constraints: constraints) { return scene }
         }
         // Practically unreachable; a single object always fits.
         return draw(&rng, seed: seed, index: index, split: split, count: 1)!
     }
 
-    static func draw(_ rng: inout SceneRandom, seed: UInt64, index: Int, split: SceneSplit, count: Int? = nil) -> Scene? {
+    static func draw(_ rng: inout SceneRandom, seed: UInt64, index: Int, split: SceneSplit, count: Int? = nil,
+                     constraints c: SceneConstraints = .none) -> Scene? {
         let biome = rng.pick(Biome.allCases)
-        let time = rng.pick(TimeOfDay.allCases)
-        let style = rng.pick(Style.allCases)
-        let n = count ?? (1 + rng.int(5))
+        var time = rng.pick(TimeOfDay.allCases)
+        var style = rng.pick(Style.allCases)
+        var n = count ?? (1 + rng.int(5))
+        if let allowed = c.times, !allowed.contains(time) { time = rng.pick(allowed) }
+        if let allowed = c.styles, !allowed.contains(style) { style = rng.pick(allowed) }
+        if let range = c.objectCounts, !range.contains(n) { n = range.lowerBound + rng.int(range.count) }
         var objects: [SceneObject] = []
         for id in 0..<n {
             var placed: SceneObject?
             for _ in 0..<50 {
-                let size = rng.pick(ObjectSize.allCases)
-                let o = SceneObject(id: id, shape: rng.pick(Shape.allCases), color: rng.pick(NamedColor.allCases),
-                                    material: rng.pick(Material.allCases), size: size,
+                var size = rng.pick(ObjectSize.allCases)
+                if let allowed = c.sizes, !allowed.contains(size) { size = rng.pick(allowed) }
+                let shape = rng.pick(Shape.allCases), color = rng.pick(NamedColor.allCases)
+                var material = rng.pick(Material.allCases)
+                if let allowed = c.materials, !allowed.contains(material) { material = rng.pick(allowed) }
+                let o = SceneObject(id: id, shape: shape, color: color,
+                                    material: material, size: size,
                                     position: [rng.uniform(-2.6, 2.6), 0, rng.uniform(-1.8, 2.4)],
                                     rotation: rng.uniform(0, .pi / 2), emissive: time == .night && rng.chance(0.35))
                 let clear = objects.allSatisfy { other in
@@ -74,6 +110,7 @@ public enum SceneSampler {
             guard let o = placed else { return nil }
             objects.append(o)
         }
+        if !c.accepts(objects) { return nil }
         let held = objects.contains { HeldOut.isHeldOut($0, biome: biome) }
         if split == .train && held { return nil }
         if split == .heldout && !held { return nil }

@@ -9,11 +9,12 @@ public enum SceneStudio {
 
     /// One picture of `size × size`. `supersample` renders larger and box-downsamples (for tiny
     /// training pictures); `samples` is the per-pixel sample grid (samples² rays).
-    public static func render(seed: UInt64, index: Int, split: SceneSplit, size: Int, samples: Int = 2, supersample: Int = 1) -> RenderedScene {
+    public static func render(seed: UInt64, index: Int, split: SceneSplit, size: Int, samples: Int = 2, supersample: Int = 1,
+                              constraints: SceneConstraints = .none) -> RenderedScene {
         let full = size * supersample
         var attempt = 0
         while true {
-            var scene = SceneSampler.sample(seed: seed, index: index, split: split, attempt: attempt)
+            var scene = SceneSampler.sample(seed: seed, index: index, split: split, attempt: attempt, constraints: constraints)
             let renderer = Renderer(scene: scene)
             if attempt < 40 && !visible(renderer, scene, size: size) {
                 attempt += 1

@@ -10,7 +10,7 @@ struct Lumen: AsyncParsableCommand {
         commandName: "lumen",
         abstract: "Lumen: fast, self-hostable text-to-image.",
         version: version,
-        subcommands: [Generate.self, Serve.self, Inspect.self, Bench.self, Verify.self, Keys.self, Scenes.self, Arena.self])
+        subcommands: [Generate.self, Serve.self, Inspect.self, Bench.self, Eval.self, Verify.self, Keys.self, Scenes.self, Arena.self])
 }
 
 /// Writes a line to standard error (stdout may carry image bytes).

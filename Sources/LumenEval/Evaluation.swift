@@ -1,0 +1,111 @@
+import Foundation
+import LumenModels
+import LumenPipelines
+import LumenTensor
+
+/// Per-task result of an evaluation.
+public struct TaskScore: Codable, Sendable, Equatable {
+    public var task: String
+    public var prompts: Int
+    /// Share of generated pictures the judge passed.
+    public var accuracy: Double
+    /// Share of the prompts' own scene renders the judge passed: what a perfect generator would
+    /// score through this checker (nil when the prompts came without scenes).
+    public var ceiling: Double?
+    /// Issue 4's bar for the task, and whether the accuracy meets it.
+    public var bar: Double?
+    public var meetsBar: Bool?
+    /// The checker is trusted on a task only when its ceiling is at least 98 %.
+    public var checkerTrusted: Bool?
+}
+
+/// The whole report of `lumen eval` (also its JSON output).
+public struct EvalReport: Codable, Sendable {
+    public var model: String
+    public var checker: String
+    public var prompts: String
+    public var steps: Int
+    public var guidance: Double
+    public var seed: UInt64
+    public var tasks: [TaskScore]
+    /// Fréchet distance between the checker's features of generated pictures and of the scene
+    /// renders (ours, not Inception FID); nil without renders.
+    public var frechetDistance: Double?
+    public var frechetNote = "Fréchet distance on the Lumen scene checker's 512-d features (not Inception FID); compare only runs with the same checker and prompts"
+    public var seconds: Double
+
+    /// A plain-text table.
+    public var table: String {
+        func pct(_ v: Double?) -> String { v.map { String(format: "%5.1f%%", $0 * 100) } ?? "   n/a" }
+        var lines = ["task            prompts  accuracy  bar     ceiling  checker"]
+        for t in tasks {
+            let name = t.task.padding(toLength: 15, withPad: " ", startingAt: 0)
+            let trusted = t.checkerTrusted.map { $0 ? "trusted" : "below 98%" } ?? "-"
+            let bar = t.bar.map { String(format: "%3.0f%% %@", $0 * 100, t.meetsBar == true ? "✓" : "✗") } ?? "  -   "
+            lines.append("\(name) \(String(format: "%7d", t.prompts))  \(pct(t.accuracy))    \(bar)  \(pct(t.ceiling))   \(trusted)")
+        }
+        if let fd = frechetDistance { lines.append(String(format: "Fréchet distance (checker features, not FID): %.3f", fd)) }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Runs an evaluation: generates one picture per prompt with a fixed seed, reads it and the
+/// prompt's scene render with the checker, and scores each task (GenEval-style).
+public struct Evaluator {
+    public var pipeline: StableDiffusionPipeline
+    public var checker: SceneChecker
+    public var steps: Int
+    public var guidance: Float
+    public var seed: UInt64
+
+    public init(pipeline: StableDiffusionPipeline, checker: SceneChecker, steps: Int, guidance: Float, seed: UInt64) {
+        self.pipeline = pipeline; self.checker = checker; self.steps = steps; self.guidance = guidance; self.seed = seed
+    }
+
+    /// One generated picture per case; `progress(done, total)` after each; returning false cancels.
+    public func run(_ cases: [EvalCase], modelName: String, checkerName: String, promptsName: String,
+                    progress: (Int, Int) -> Bool = { _, _ in true }) throws -> EvalReport {
+        let start = Date()
+        var generatedFeatures: [[Float]] = [], renderFeatures: [[Float]] = []
+        var passed: [EvalTask: (pass: Int, ceiling: Int, n: Int, rendered: Int)] = [:]
+        for (k, c) in cases.enumerated() {
+            var request = GenerationRequest(prompt: c.item.prompt)
+            request.steps = steps
+            request.guidanceScale = guidance
+            request.seed = seed &+ UInt64(k)
+            guard let image = try pipeline.generate(request).first else { continue }
+            let (genReading, genFeature) = read(image.pixels, image.width, image.height)
+            generatedFeatures.append(genFeature)
+            var entry = passed[c.item.task] ?? (0, 0, 0, 0)
+            entry.n += 1
+            if EvalJudge.passes(c.item, genReading) { entry.pass += 1 }
+            if let render = c.render {
+                let (renderReading, renderFeature) = read(render, c.renderSize, c.renderSize)
+                renderFeatures.append(renderFeature)
+                entry.rendered += 1
+                if EvalJudge.passes(c.item, renderReading) { entry.ceiling += 1 }
+            }
+            passed[c.item.task] = entry
+            if !progress(k + 1, cases.count) { throw CancellationError() }
+        }
+        let scores = EvalTask.allCases.compactMap { task -> TaskScore? in
+            guard let e = passed[task], e.n > 0 else { return nil }
+            let acc = Double(e.pass) / Double(e.n)
+            let ceiling = e.rendered > 0 ? Double(e.ceiling) / Double(e.rendered) : nil
+            return TaskScore(task: task.rawValue, prompts: e.n, accuracy: acc, ceiling: ceiling, bar: task.bar,
+                             meetsBar: task.bar.map { acc >= $0 }, checkerTrusted: ceiling.map { $0 >= 0.98 })
+        }
+        var fd: Double?
+        if generatedFeatures.count >= 2 && renderFeatures.count >= 2 {
+            fd = FrechetDistance.distance(FrechetDistance.fit(generatedFeatures), FrechetDistance.fit(renderFeatures))
+        }
+        return EvalReport(model: modelName, checker: checkerName, prompts: promptsName, steps: steps, guidance: Double(guidance),
+                          seed: seed, tasks: scores, frechetDistance: fd, seconds: Date().timeIntervalSince(start))
+    }
+
+    /// The checker's reading and hidden features for one picture.
+    public func read(_ pixels: [UInt8], _ width: Int, _ height: Int) -> (CheckerReading, [Float]) {
+        let features = checker.embed(checker.input(pixels: pixels, width: width, height: height))
+        return (checker.read(checker.logits(fromFeatures: features), row: 0), features.data)
+    }
+}
