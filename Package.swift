@@ -49,7 +49,7 @@ let package = Package(
         // Scene studio: a ray tracer that renders captioned training and evaluation pictures.
         .target(name: "LumenScenes", dependencies: ["LumenTensor", "LumenImageIO"], swiftSettings: optimize),
         // `lumen eval`: GenEval-style tasks on scene-studio prompts, judged by the scene checker.
-        .target(name: "LumenEval", dependencies: ["LumenPipelines", "LumenModels", "LumenScenes", "COpenBLAS"], swiftSettings: optimize),
+        .target(name: "LumenEval", dependencies: ["LumenPipelines", "LumenModels", "LumenScenes", "LumenArena", "COpenBLAS"], swiftSettings: optimize),
         // Provenance marks: C2PA manifests (JUMBF, CBOR, COSE ES256, X.509), XMP digital source type, the dwtDct watermark.
         .target(name: "LumenProvenance",
                 dependencies: [

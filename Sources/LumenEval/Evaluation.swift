@@ -62,45 +62,68 @@ public struct Evaluator {
         self.pipeline = pipeline; self.checker = checker; self.steps = steps; self.guidance = guidance; self.seed = seed
     }
 
-    /// One generated picture per case; `progress(done, total)` after each; returning false cancels.
-    public func run(_ cases: [EvalCase], modelName: String, checkerName: String, promptsName: String,
-                    progress: (Int, Int) -> Bool = { _, _ in true }) throws -> EvalReport {
-        let start = Date()
-        var generatedFeatures: [[Float]] = [], renderFeatures: [[Float]] = []
-        var passed: [EvalTask: (pass: Int, ceiling: Int, n: Int, rendered: Int)] = [:]
+    /// The verdict on one prompt.
+    public struct ItemResult: Sendable {
+        /// The judge passed the generated picture.
+        public var passed: Bool
+        /// The judge passed the prompt's scene render (nil without a render).
+        public var renderPassed: Bool?
+        public var features: [Float]
+        public var renderFeatures: [Float]?
+    }
+
+    /// Generates one picture per case (seed `seed + k` for the k-th) and judges it and the case's
+    /// render; `progress(done, total)` after each, returning false cancels.
+    public func judge(_ cases: [EvalCase], progress: (Int, Int) -> Bool = { _, _ in true }) throws -> [ItemResult] {
+        var results: [ItemResult] = []
         for (k, c) in cases.enumerated() {
             var request = GenerationRequest(prompt: c.item.prompt)
             request.steps = steps
             request.guidanceScale = guidance
             request.seed = seed &+ UInt64(k)
-            guard let image = try pipeline.generate(request).first else { continue }
-            let (genReading, genFeature) = read(image.pixels, image.width, image.height)
-            generatedFeatures.append(genFeature)
-            var entry = passed[c.item.task] ?? (0, 0, 0, 0)
-            entry.n += 1
-            if EvalJudge.passes(c.item, genReading) { entry.pass += 1 }
+            guard let image = try pipeline.generate(request).first else { throw CancellationError() }
+            let (reading, features) = read(image.pixels, image.width, image.height)
+            var result = ItemResult(passed: EvalJudge.passes(c.item, reading), renderPassed: nil, features: features, renderFeatures: nil)
             if let render = c.render {
-                let (renderReading, renderFeature) = read(render, c.renderSize, c.renderSize)
-                renderFeatures.append(renderFeature)
-                entry.rendered += 1
-                if EvalJudge.passes(c.item, renderReading) { entry.ceiling += 1 }
+                let (renderReading, renderFeatures) = read(render, c.renderSize, c.renderSize)
+                result.renderPassed = EvalJudge.passes(c.item, renderReading)
+                result.renderFeatures = renderFeatures
             }
-            passed[c.item.task] = entry
+            results.append(result)
             if !progress(k + 1, cases.count) { throw CancellationError() }
         }
+        return results
+    }
+
+    /// Judges every case and scores each task.
+    public func run(_ cases: [EvalCase], modelName: String, checkerName: String, promptsName: String,
+                    progress: (Int, Int) -> Bool = { _, _ in true }) throws -> EvalReport {
+        let start = Date()
+        let results = try judge(cases, progress: progress)
+        var report = Self.report(cases, results)
+        report.model = modelName; report.checker = checkerName; report.prompts = promptsName
+        report.steps = steps; report.guidance = Double(guidance); report.seed = seed
+        report.seconds = Date().timeIntervalSince(start)
+        return report
+    }
+
+    /// Per-task accuracy and ceiling, and the Fréchet distance, from judged cases.
+    public static func report(_ cases: [EvalCase], _ results: [ItemResult]) -> EvalReport {
         let scores = EvalTask.allCases.compactMap { task -> TaskScore? in
-            guard let e = passed[task], e.n > 0 else { return nil }
-            let acc = Double(e.pass) / Double(e.n)
-            let ceiling = e.rendered > 0 ? Double(e.ceiling) / Double(e.rendered) : nil
-            return TaskScore(task: task.rawValue, prompts: e.n, accuracy: acc, ceiling: ceiling, bar: task.bar,
+            let mine = zip(cases, results).filter { $0.0.item.task == task }.map(\.1)
+            guard !mine.isEmpty else { return nil }
+            let acc = Double(mine.filter(\.passed).count) / Double(mine.count)
+            let rendered = mine.compactMap(\.renderPassed)
+            let ceiling = rendered.isEmpty ? nil : Double(rendered.filter { $0 }.count) / Double(rendered.count)
+            return TaskScore(task: task.rawValue, prompts: mine.count, accuracy: acc, ceiling: ceiling, bar: task.bar,
                              meetsBar: task.bar.map { acc >= $0 }, checkerTrusted: ceiling.map { $0 >= 0.98 })
         }
+        let generated = results.map(\.features), renders = results.compactMap(\.renderFeatures)
         var fd: Double?
-        if generatedFeatures.count >= 2 && renderFeatures.count >= 2 {
-            fd = FrechetDistance.distance(FrechetDistance.fit(generatedFeatures), FrechetDistance.fit(renderFeatures))
+        if generated.count >= 2 && renders.count >= 2 {
+            fd = FrechetDistance.distance(FrechetDistance.fit(generated), FrechetDistance.fit(renders))
         }
-        return EvalReport(model: modelName, checker: checkerName, prompts: promptsName, steps: steps, guidance: Double(guidance),
-                          seed: seed, tasks: scores, frechetDistance: fd, seconds: Date().timeIntervalSince(start))
+        return EvalReport(model: "", checker: "", prompts: "", steps: 0, guidance: 0, seed: 0, tasks: scores, frechetDistance: fd, seconds: 0)
     }
 
     /// The checker's reading and hidden features for one picture.

@@ -31,6 +31,9 @@ public struct ServerConfiguration: Sendable {
     public var visibleMarkByDefault = false
     /// Extra trust anchors for `POST /v1/verify` (the server's own test root is always one).
     public var trustAnchorFiles: [String] = []
+    /// A clean-battle log of automatic battles (`lumen arena auto`), shown as its own board and
+    /// never mixed with human votes; re-read on each request so a new run shows up at once.
+    public var automaticBattlesPath: String?
     /// Empty: no authentication (a local install).
     public var apiKeys: [APIKey] = []
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LumenArena
 import Logging
 import LumenServer
 import LumenService
@@ -23,6 +24,7 @@ struct Serve: AsyncParsableCommand {
     var apiKey: [String] = []
     @Option(name: .long, help: "A JSON file of API keys: [{\"key\": …, \"name\": …, \"region\": …}] (the region feeds the region policy).")
     var apiKeys: String?
+    @Option(name: .long, help: "A battle log from `lumen arena auto`, shown as the separate automatic board.") var autoBattles: String?
     @Option(name: .long, help: "A JSON region policy: which model is offered or withheld where (see docs).") var regionPolicy: String?
     @Option(name: .long, help: "A header your reverse proxy sets to the client's region, e.g. X-Region.") var regionHeader: String?
     @Flag(name: .long, help: "Draw the visible \"AI-generated\" badge on every picture unless a request sets visible_mark false.")
@@ -71,6 +73,10 @@ struct Serve: AsyncParsableCommand {
                 }
             }
             if let regionPolicy { config.regionPolicy = try RegionPolicy(path: regionPolicy) }
+            if let autoBattles {
+                _ = try BattleLog.load(path: autoBattles)
+                config.automaticBattlesPath = autoBattles
+            }
         } catch {
             printError("error: \(error)")
             throw ExitCode.failure

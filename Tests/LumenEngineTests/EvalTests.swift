@@ -1,4 +1,5 @@
 import Foundation
+import LumenArena
 @testable import LumenEval
 import LumenModels
 @testable import LumenScenes
@@ -138,5 +139,29 @@ import Testing
             try text.write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
             #expect { try EvalPromptSet.load(path: dir + "/bad.jsonl") } throws: { "\($0)".contains(message) }
         }
+    }
+
+    @Test func automaticBattlesFollowTheChecker() throws {
+        let items = (0..<4).map { EvalItem(task: $0 < 2 ? .color : .count, prompt: "p\($0)", expect: EvalExpectation()) }
+        let battles = AutomaticBattles.battles(items: items, verdicts: [("a", [true, true, false, false]), ("b", [false, true, true, false]),
+                                                                       ("c", [false, false, false, false])], tstamp: 1)
+        #expect(battles.count == 4 * 3)
+        #expect(battles.allSatisfy { $0.judge == AutomaticBattles.checkerJudge && $0.anony && $0.modelA != $0.modelB })
+        func outcome(_ k: Int, _ x: String, _ y: String) -> Double? {
+            battles.filter { $0.prompt == "p\(k)" }.first { Set([$0.modelA, $0.modelB]) == Set([x, y]) }
+                .map { $0.modelA == x ? $0.winner.scoreA : 1 - $0.winner.scoreA }
+        }
+        #expect(outcome(0, "a", "b") == 1)     // a passed, b failed
+        #expect(outcome(1, "a", "b") == 0.5)   // both passed: tie
+        #expect(outcome(2, "a", "b") == 0)     // b passed
+        #expect(outcome(3, "a", "c") == 0.5)   // neither: tie (bothbad)
+        #expect(battles.filter { $0.prompt == "p3" }.allSatisfy { $0.winner == .bothBad })
+        #expect(battles.filter { $0.prompt == "p1" && Set([$0.modelA, $0.modelB]) == Set(["a", "b"]) }.first?.winner == .tie)
+        // Sides alternate between prompts; categories are the tasks; the log round-trips.
+        #expect(battles.first { $0.prompt == "p0" }?.modelA == "a" && battles.first { $0.prompt == "p1" }?.modelA != "a")
+        #expect(Set(battles.compactMap(\.category)) == ["color", "count"])
+        #expect(try BattleLog.decode(try BattleLog.encode(battles)) == battles)
+        // The same code as human votes ranks them: a passes most often.
+        #expect(Leaderboard(battles: battles, options: Leaderboard.Options()).entries.first?.model == "a")
     }
 }

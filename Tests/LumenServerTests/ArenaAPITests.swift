@@ -16,6 +16,52 @@ func arenaConfiguration() throws -> ServerConfiguration {
 
 @Suite("Arena API")
 struct ArenaAPITests {
+    @Test("The automatic board ranks the checker's battles on their own, never mixed with votes")
+    func automaticBoard() async throws {
+        var config = try arenaConfiguration()
+        let log = (config.dataDirectory as NSString).deletingLastPathComponent + "/auto.json"
+        var rows: [[String: Any]] = []
+        for k in 0..<12 {
+            let even = k % 2 == 0
+            let winner: String = k < 8 ? (even ? "model_a" : "model_b") : "tie (bothbad)"
+            var row: [String: Any] = ["model_a": even ? "lumen-a" : "lumen-b", "model_b": even ? "lumen-b" : "lumen-a", "winner": winner]
+            row["judge"] = "lumen-scene-checker"
+            row["anony"] = true
+            row["tstamp"] = 1_700_000_000 + Double(k)
+            row["category"] = k < 6 ? "color" : "count"
+            rows.append(row)
+        }
+        try JSONSerialization.data(withJSONObject: rows).write(to: URL(fileURLWithPath: log))
+        // Without the option there is no automatic board; an unknown board is a 400 naming the parameter.
+        let (plain, _) = try LumenServerApp.build(config)
+        try await plain.test(.router) { client in
+            let missing = try await client.execute(uri: "/v1/arena/leaderboard?board=automatic", method: .get)
+            #expect(missing.status == .notFound)
+            #expect(try errorObject(missing)["code"] as? String == "no_automatic_board")
+            let unknown = try await client.execute(uri: "/v1/arena/leaderboard?board=robots", method: .get)
+            #expect(unknown.status == .badRequest)
+            #expect(try errorObject(unknown)["param"] as? String == "board")
+        }
+        config.automaticBattlesPath = log
+        let (app, _) = try LumenServerApp.build(config)
+        try await app.test(.router) { client in
+            let auto = try json(try await client.execute(uri: "/v1/arena/leaderboard?board=automatic", method: .get).body)
+            #expect(auto["board"] as? String == "automatic")
+            #expect(auto["judge"] as? String == "lumen-scene-checker")
+            #expect(auto["votes"] as? Int == 12)
+            let entries = try #require(auto["entries"] as? [[String: Any]])
+            // lumen-a won every decisive battle: first.
+            #expect(entries.map { $0["model"] as? String } == ["lumen-a", "lumen-b"])
+            let color = try json(try await client.execute(uri: "/v1/arena/leaderboard?board=automatic&category=color", method: .get).body)
+            #expect(color["votes"] as? Int == 6)
+            // The human board has none of these battles.
+            let human = try json(try await client.execute(uri: "/v1/arena/leaderboard", method: .get).body)
+            #expect(human["board"] as? String == "human")
+            #expect(human["votes"] as? Int == 0)
+            #expect(!(String(describing: human["entries"] ?? "")).contains("lumen-a"))
+        }
+    }
+
     @Test("Nothing names a model before the vote; one vote per battle; the vote reveals and counts")
     func battleAndVote() async throws {
         let (app, _) = try LumenServerApp.build(try arenaConfiguration())

@@ -234,6 +234,9 @@ struct ArenaController {
 
     struct Board: Encodable {
         var object = "arena.leaderboard"
+        /// "human" (votes cast in the arena) or "automatic" (the scene checker's battles).
+        var board = "human"
+        var judge: String?
         var category: String?
         var categories: [String]
         var votes: Int
@@ -250,6 +253,12 @@ struct ArenaController {
         let q = request.uri.queryParameters
         let category = q.get("category").flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
         let rounds = min(max(q.get("bootstrap").flatMap(Int.init) ?? 0, 0), 1000)
+        switch q.get("board").map { String($0) } ?? "human" {
+        case "human": break
+        case "automatic": return try automaticBoard(category: category, rounds: rounds)
+        case let other:
+            throw APIError(.badRequest, "Unknown board '\(other.prefix(40))'; use human or automatic.", param: "board", code: "invalid_value")
+        }
         let all = try await state.arena.votedBattles().map { $1.battle($0) }
         let (kept, dropped) = VoteHygiene(dailyCapPerVoter: 200, battlesPerPrompt: 50).apply(all)
         let scoped = category.map { c in kept.filter { $0.category == c } } ?? kept
@@ -262,6 +271,30 @@ struct ArenaController {
         return try jsonResponse(Board(
             category: category, categories: Array(Set(kept.compactMap(\.category))).sorted(), votes: board.votes,
             last_updated: board.lastUpdated, minimum_votes: options.minimumVotes, dropped: droppedCounts,
+            position_bias: board.positionBias.isFinite ? board.positionBias : 0, left_win_share: board.leftWinShare.isFinite ? board.leftWinShare : 0.5,
+            entries: board.entries, win_rates: board.winRates))
+    }
+
+    /// The automatic board: battles judged by the scene checker (`lumen arena auto`), ranked with
+    /// the same code as human votes but never mixed with them.
+    func automaticBoard(category: String?, rounds: Int) throws -> Response {
+        guard let path = state.configuration.automaticBattlesPath else {
+            throw APIError(.notFound, "This server has no automatic board; run `lumen arena auto` and start `lumen serve --auto-battles FILE`.",
+                           param: "board", code: "no_automatic_board")
+        }
+        let battles: [Battle]
+        do { battles = try BattleLog.load(path: path) } catch {
+            throw APIError(.serviceUnavailable, "The automatic battle log cannot be read: \(error).", code: "automatic_board_unreadable")
+        }
+        let scoped = category.map { c in battles.filter { $0.category == c } } ?? battles
+        var options = Leaderboard.Options()
+        options.bootstrapRounds = rounds
+        options.minimumVotes = 10
+        let board = Leaderboard(battles: scoped, options: options)
+        return try jsonResponse(Board(
+            board: "automatic", judge: Array(Set(battles.compactMap(\.judge))).sorted().joined(separator: ", "),
+            category: category, categories: Array(Set(battles.compactMap(\.category))).sorted(), votes: board.votes,
+            last_updated: board.lastUpdated, minimum_votes: options.minimumVotes, dropped: [:],
             position_bias: board.positionBias.isFinite ? board.positionBias : 0, left_win_share: board.leftWinShare.isFinite ? board.leftWinShare : 0.5,
             entries: board.entries, win_rates: board.winRates))
     }

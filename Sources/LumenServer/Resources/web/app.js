@@ -314,7 +314,7 @@ async function castVote(outcome) {
 }
 
 async function loadBoard() {
-  const params = new URLSearchParams({ bootstrap: "200" });
+  const params = new URLSearchParams({ bootstrap: "200", board: $("board-kind").value });
   if ($("board-category").value) params.set("category", $("board-category").value);
   const tbody = $("board").querySelector("tbody");
   try {
@@ -344,9 +344,14 @@ async function loadBoard() {
       rowsBody.append(tr);
     }
     const updated = b.last_updated ? new Date(b.last_updated * 1000).toLocaleString() : "never";
-    $("board-summary").textContent = `${b.votes} anonymous votes · last updated ${updated} · left-side advantage ${b.position_bias.toFixed(1)} points`;
+    $("board-summary").textContent = b.board === "automatic"
+      ? `${b.votes} automatic battles judged by ${b.judge} (not people's votes) · last updated ${updated}`
+      : `${b.votes} anonymous votes · last updated ${updated} · left-side advantage ${b.position_bias.toFixed(1)} points`;
     $("board-summary").dataset.votes = String(b.votes);
   } catch (e) {
+    tbody.replaceChildren();
+    $("winrates").querySelector("thead").replaceChildren();
+    $("winrates").querySelector("tbody").replaceChildren();
     $("board-summary").textContent = e.message;
   }
 }
@@ -418,6 +423,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("arena-form").addEventListener("submit", startBattle);
   for (const button of $("arena-votes").querySelectorAll("button")) button.addEventListener("click", () => castVote(button.dataset.outcome));
   $("board-category").addEventListener("change", loadBoard);
+  $("board-kind").addEventListener("change", loadBoard);
   $("key-form").addEventListener("submit", () => {
     localStorage.setItem("lumen.apiKey", $("api-key").value.trim());
     loadModels().catch((e) => setStatus(e.message, true));
