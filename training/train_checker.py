@@ -79,7 +79,10 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", help="fine-tune from a checker folder (config.json + model.safetensors)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     gen = torch.Generator(device=device).manual_seed(args.seed)
@@ -89,9 +92,14 @@ def main():
     held = Data(args.shards, "heldout-*", args.size, device)
     while train.refresh() == 0:
         time.sleep(1)
-    model = SceneChecker(image_size=args.size).to(device)
+    model = SceneChecker(image_size=args.size)
+    if args.init:
+        from safetensors.torch import load_file
+        model.load_state_dict({k: v.float() for k, v in load_file(os.path.join(args.init, "model.safetensors")).items()})
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
     start, step, log = time.time(), 0, []
+    warmup = 50 if args.init else 200
     total = args.minutes * 60
     while time.time() - start < total and step < args.max_steps:
         if step % 100 == 0:
@@ -99,7 +107,7 @@ def main():
         idx = torch.randint(0, len(train.all_images), (args.batch,), device=device, generator=gen)
         x, t = augment(train.all_images[idx].float() / 127.5 - 1, train.all_targets[idx], gen)
         frac = min(1, (time.time() - start) / total)
-        lr = args.lr * min(1, (step + 1) / 200) * (0.5 * (1 + np.cos(np.pi * frac)) * 0.98 + 0.02)
+        lr = args.lr * min(1, (step + 1) / warmup) * (0.5 * (1 + np.cos(np.pi * frac)) * 0.98 + 0.02)
         for g in opt.param_groups:
             g["lr"] = lr
         with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
@@ -108,7 +116,7 @@ def main():
         loss.backward()
         opt.step()
         step += 1
-        if step % 500 == 0:
+        if step % (500 if device == "cuda" else 50) == 0:
             log.append({"step": step, "loss": float(loss), "images": len(train.all_images), "seconds": round(time.time() - start)})
             print("checker", log[-1], flush=True)
     held.refresh()

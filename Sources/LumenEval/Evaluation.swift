@@ -49,6 +49,24 @@ public struct EvalReport: Codable, Sendable {
     }
 }
 
+/// The checker alone on the prompts' own scene renders: its accuracy per task is the ceiling
+/// any generator can reach through it (`lumen eval --checker-only`).
+public enum CheckerCeiling {
+    public static func measure(_ cases: [EvalCase], checker: SceneChecker) -> [TaskScore] {
+        EvalTask.allCases.compactMap { task in
+            let mine = cases.filter { $0.item.task == task && $0.render != nil }
+            guard !mine.isEmpty else { return nil }
+            let passed = mine.filter { c in
+                let x = checker.input(pixels: c.render!, width: c.renderSize, height: c.renderSize)
+                return EvalJudge.passes(c.item, checker.read(checker(x), row: 0))
+            }.count
+            let ceiling = Double(passed) / Double(mine.count)
+            return TaskScore(task: task.rawValue, prompts: mine.count, accuracy: ceiling, ceiling: ceiling, bar: nil, meetsBar: nil,
+                             checkerTrusted: ceiling >= 0.98)
+        }
+    }
+}
+
 /// Runs an evaluation: generates one picture per prompt with a fixed seed, reads it and the
 /// prompt's scene render with the checker, and scores each task (GenEval-style).
 public struct Evaluator {

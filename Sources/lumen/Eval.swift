@@ -31,6 +31,7 @@ struct Eval: ParsableCommand {
     @Option(name: [.customShort("g"), .long], help: "Guidance scale (default: the model's recommendation).") var guidance: Float?
     @Option(name: [.customShort("o"), .long], help: "Where to write the JSON report.") var out: String = "eval-report.json"
     @Option(name: .long, help: "Write the prompt set as JSON Lines to this file and stop.") var writePrompts: String?
+    @Flag(name: .long, help: "Only measure the checker on the prompts' scene renders (its ceiling); no model needed.") var checkerOnly = false
     @Flag(name: [.short, .long]) var quiet = false
 
     func validate() throws {
@@ -54,10 +55,19 @@ struct Eval: ParsableCommand {
                 printError("wrote \(cases.count) prompts to \(writePrompts)")
                 return
             }
-            guard let modelPath = model ?? defaultModelPath() else { throw ValidationError("no --model given and no built-in model found") }
             guard let checkerPath = checker ?? shippedResource("models/lumen-checker", marker: "config.json") else {
                 throw ValidationError("no --checker given and models/lumen-checker was not found")
             }
+            if checkerOnly {
+                guard prompts == nil else { throw ValidationError("--checker-only needs the built-in prompts (they carry their scenes)") }
+                let scores = CheckerCeiling.measure(cases, checker: try SceneChecker(folder: checkerPath))
+                print("checker on the prompts' own renders (\(split.rawValue) split, scene seed \(sceneSeed)):")
+                for t in scores {
+                    print("\(t.task.padding(toLength: 15, withPad: " ", startingAt: 0)) \(String(format: "%5d  %5.1f%%", t.prompts, t.accuracy * 100))  \(t.checkerTrusted == true ? "trusted" : "below 98%")")
+                }
+                return
+            }
+            guard let modelPath = model ?? defaultModelPath() else { throw ValidationError("no --model given and no built-in model found") }
             let pipeline = try PipelineLoader.load(path: modelPath, tokenizer: defaultTokenizerPath())
             let sceneChecker = try SceneChecker(folder: checkerPath)
             let recommended = ModelDefaults(modelPath: modelPath)

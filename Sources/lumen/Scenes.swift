@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LumenEval
 import LumenImageIO
 import LumenScenes
 
@@ -20,6 +21,7 @@ struct Scenes: ParsableCommand {
         @Option(name: .long, help: "Samples per pixel along each axis (n² rays).") var samples: Int = 2
         @Option(name: .long, help: "Index of the first picture.") var start: Int = 0
         @Flag(name: .long, help: "Also write the object-id mask (PNG) and depth (float32) files.") var masks = false
+        @Option(name: .long, help: "Draw scenes as `lumen eval` does for this task (e.g. one large opaque object in a daylight photo for color).") var task: EvalTask?
         @Flag(name: [.short, .long]) var quiet = false
 
         func validate() throws {
@@ -41,7 +43,8 @@ struct Scenes: ParsableCommand {
                 encoder.outputFormatting = [.sortedKeys]
                 let bar = ProgressBar(quiet: quiet)
                 for i in start..<(start + count) {
-                    let r = SceneStudio.render(seed: seed, index: i, split: split, size: size, samples: samples, supersample: supersample)
+                    let r = SceneStudio.render(seed: seed, index: i, split: split, size: size, samples: samples, supersample: supersample,
+                                               constraints: task?.constraints ?? .none)
                     let name = String(format: "%@-%07d", split.rawValue, i)
                     try PNGEncoder.encode(width: r.width, height: r.height, pixels: r.rgb, text: [("Description", r.scene.captions.first ?? "")])
                         .write(to: URL(fileURLWithPath: "\(out)/\(name).png"))

@@ -165,3 +165,23 @@ import Testing
         #expect(Leaderboard(battles: battles, options: Leaderboard.Options()).entries.first?.model == "a")
     }
 }
+
+/// The shipped checker (models/lumen-checker) loads through the normal loader and reads held-out
+/// renders it never saw: the biome (a trusted head) of each, and the colour of single objects.
+@Suite struct ShippedCheckerTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../models/lumen-checker").standardized.path
+
+    @Test func readsHeldOutRenders() throws {
+        let checker = try SceneChecker(folder: Self.folder)
+        #expect(checker.config.imageSize == 64)
+        let cases = EvalPromptSet.build(tasks: [.color, .biome], perTask: 4, seed: 3, split: .heldout)
+        var biomes = 0, colors = 0
+        for c in cases {
+            let reading = checker.read(checker(checker.input(pixels: c.render!, width: 64, height: 64)), row: 0)
+            if c.item.task == .biome, reading.labels["biome"] == c.item.expect.biome { biomes += 1 }
+            if c.item.task == .color, EvalJudge.passes(c.item, reading) { colors += 1 }
+        }
+        #expect(biomes == 4)
+        #expect(colors >= 3)
+    }
+}
