@@ -83,8 +83,9 @@ public enum C2PAEmbedding {
             let riffBody = body + chunk
             return Array("RIFF".utf8) + le32(riffBody.count) + riffBody
         }
-        // A time-stamp token may change length between the two signatures; then try again.
-        for _ in 0..<4 {
+        // A time-stamp token may change length between the two signatures; then try again
+        // (each try succeeds about 40 % of the time with a varying token, always without one).
+        for _ in 0..<16 {
             let placeholder = try C2PAManifest.storeForInsertion(info: info, identity: identity, fileHash: [UInt8](repeating: 0, count: 32),
                                                                  offset: offset) { $0 + 8 }
             let exclusion = C2PAManifest.Exclusion(start: offset, length: placeholder.count + 8)

@@ -77,13 +77,16 @@ public enum C2PAManifest {
 
     /// Builds the store for a file into which it will be inserted at `offset`, taking `overhead`
     /// bytes of container framing: the binding's `length` is part of the store, so the store is
-    /// rebuilt until its size is stable (C2PA §10.4 allows padding instead; two passes suffice,
-    /// a few more when a time-stamp token's length varies).
+    /// rebuilt until its size is stable. Two passes suffice without a time-stamp; with one, each
+    /// pass carries a new token whose DER length varies by a byte or two (an ECDSA-signed token's
+    /// signature is 70–72 bytes), so two passes agree only about 40 % of the time: 32 passes make a
+    /// failure practically impossible (0.6³¹). Padding the COSE unprotected header to a reserved
+    /// size, as c2pa-rs does, would need one token only; that is the better fix, not done yet.
     public static func storeForInsertion(info: C2PAClaimInfo, identity: SigningIdentity, fileHash: [UInt8], offset: Int,
                                          framing: (Int) -> Int) throws -> [UInt8] {
         let id = UUID()
         var length = 0
-        for _ in 0..<8 {
+        for _ in 0..<32 {
             let store = try Self.store(info: info, identity: identity, exclusion: Exclusion(start: offset, length: length), dataHash: fileHash, manifestID: id)
             let framed = framing(store.count)
             if framed == length { return store }
