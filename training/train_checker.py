@@ -122,8 +122,7 @@ def main():
     held.refresh()
     report = {"steps": step, "seconds": time.time() - start, "train_images": len(train.all_images), "log": log,
               "heldout_images": len(held.all_images) if held.loaded else 0,
-              "heldout_accuracy": evaluate(model, held) if held.loaded else None,
-              "train_accuracy_last_shard": None}
+              "heldout_accuracy": evaluate(model, held) if held.loaded else None}
     print("checker held-out accuracy", report["heldout_accuracy"], flush=True)
     os.makedirs(args.out, exist_ok=True)
     model = model.to("cpu").float()

@@ -57,8 +57,7 @@ public enum CheckerCeiling {
             let mine = cases.filter { $0.item.task == task && $0.render != nil }
             guard !mine.isEmpty else { return nil }
             let passed = mine.filter { c in
-                let x = checker.input(pixels: c.render!, width: c.renderSize, height: c.renderSize)
-                return EvalJudge.passes(c.item, checker.read(checker(x), row: 0))
+                EvalJudge.passes(c.item, checker.read(pixels: c.render!, width: c.renderSize, height: c.renderSize).0)
             }.count
             let ceiling = Double(passed) / Double(mine.count)
             return TaskScore(task: task.rawValue, prompts: mine.count, accuracy: ceiling, ceiling: ceiling, bar: nil, meetsBar: nil,
@@ -100,10 +99,10 @@ public struct Evaluator {
             request.guidanceScale = guidance
             request.seed = seed &+ UInt64(k)
             guard let image = try pipeline.generate(request).first else { throw CancellationError() }
-            let (reading, features) = read(image.pixels, image.width, image.height)
+            let (reading, features) = checker.read(pixels: image.pixels, width: image.width, height: image.height)
             var result = ItemResult(passed: EvalJudge.passes(c.item, reading), renderPassed: nil, features: features, renderFeatures: nil)
             if let render = c.render {
-                let (renderReading, renderFeatures) = read(render, c.renderSize, c.renderSize)
+                let (renderReading, renderFeatures) = checker.read(pixels: render, width: c.renderSize, height: c.renderSize)
                 result.renderPassed = EvalJudge.passes(c.item, renderReading)
                 result.renderFeatures = renderFeatures
             }
@@ -142,11 +141,5 @@ public struct Evaluator {
             fd = FrechetDistance.distance(FrechetDistance.fit(generated), FrechetDistance.fit(renders))
         }
         return EvalReport(model: "", checker: "", prompts: "", steps: 0, guidance: 0, seed: 0, tasks: scores, frechetDistance: fd, seconds: 0)
-    }
-
-    /// The checker's reading and hidden features for one picture.
-    public func read(_ pixels: [UInt8], _ width: Int, _ height: Int) -> (CheckerReading, [Float]) {
-        let features = checker.embed(checker.input(pixels: pixels, width: width, height: height))
-        return (checker.read(checker.logits(fromFeatures: features), row: 0), features.data)
     }
 }

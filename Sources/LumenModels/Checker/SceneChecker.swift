@@ -140,6 +140,12 @@ public struct SceneChecker: Sendable {
         return CheckerReading(labels: labels, objects: objects)
     }
 
+    /// Reads a picture (sRGB bytes): what it shows, and the hidden features.
+    public func read(pixels: [UInt8], width: Int, height: Int) -> (CheckerReading, [Float]) {
+        let features = embed(input(pixels: pixels, width: width, height: height))
+        return (read(logits(fromFeatures: features), row: 0), features.data)
+    }
+
     /// Turns sRGB bytes (`width × height × 3`) into the checker's input: bilinear resize to
     /// `imageSize` (as `torch.nn.functional.interpolate(..., antialias=False, align_corners=False)`)
     /// and scaling to [-1, 1].
