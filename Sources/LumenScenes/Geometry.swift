@@ -88,14 +88,19 @@ struct Solid {
             let disc = b * b - a * c
             if disc >= 0 {
                 let s = disc.squareRoot()
-                for t in [(-b - s) / a, (-b + s) / a] where t > 1e-4 {
+                // Roots in increasing order (a > 0); no array, this runs for every ray.
+                let t0 = (-b - s) / a, t1 = (-b + s) / a
+                for i in 0..<2 {
+                    let t = i == 0 ? t0 : t1
+                    guard t > 1e-4 else { continue }
                     let y = o.y + t * d.y
                     if y >= 0 && y <= h { best = (t, V3(o.x + t * d.x, 0, o.z + t * d.z) / r); break }
                 }
             }
         }
         if abs(d.y) > 1e-9 {
-            for (capY, ny) in [(h, Float(1)), (0, Float(-1))] {
+            for i in 0..<2 {
+                let capY: Float = i == 0 ? h : 0, ny: Float = i == 0 ? 1 : -1
                 let t = (capY - o.y) / d.y
                 if t > 1e-4, t < (best?.0 ?? .infinity) {
                     let p = o + t * d
@@ -119,7 +124,10 @@ struct Solid {
             let disc = b * b - a * c
             if disc >= 0 {
                 let s = disc.squareRoot()
-                for t in [(-b - s) / a, (-b + s) / a].sorted() where t > 1e-4 {
+                let u0 = (-b - s) / a, u1 = (-b + s) / a
+                for i in 0..<2 {
+                    let t = i == 0 ? min(u0, u1) : max(u0, u1)
+                    guard t > 1e-4 else { continue }
                     let p = o + t * d
                     if p.y >= 0 && p.y <= h {
                         let radial = V3(p.x, 0, p.z)

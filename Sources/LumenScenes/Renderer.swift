@@ -18,6 +18,10 @@ public struct RenderedScene: Sendable {
 /// turns into fractal heightfield terrain in the distance, water with Fresnel reflection, a
 /// Preetham sky with a soft sun, one bounce of indirect light, metal, glass with refraction,
 /// emissive objects at night, height fog with aerial perspective and ACES filmic tone mapping.
+///
+/// Noise at a few samples per pixel is kept down where it costs no bias worth seeing: diffuse
+/// surfaces take the sky's light from its irradiance (`Sky.irradiance`) whenever their one
+/// indirect ray escapes, and indirect samples are clamped to the open sky's value.
 struct Renderer {
     let scene: Scene
     let sky: Sky
@@ -26,6 +30,8 @@ struct Renderer {
     let camera: (origin: V3, forward: V3, right: V3, up: V3, tanHalf: Float)
     let terrain: Terrain
     let fogDensity: Float
+    /// Largest indirect sample (per channel): the open sky's contribution to upward ground.
+    let bounceLimit: Float
 
     init(scene: Scene) {
         self.scene = scene
@@ -50,7 +56,9 @@ struct Renderer {
         let right = normalize(cross(V3(0, 1, 0), forward))
         let up = cross(forward, right)
         camera = (origin, forward, right, up, tan(21 * Float.pi / 180))
-        fogDensity = scene.timeOfDay == .overcast ? 0.03 : scene.biome == .mountains ? 0.018 : 0.012
+        let skyUp = sky.irradiance(V3(0, 1, 0)) * 0.5
+        bounceLimit = max(max(skyUp.x, skyUp.y, skyUp.z), 0.02)
+        fogDensity = scene.timeOfDay == .overcast ? 0.02 : scene.biome == .mountains ? 0.018 : 0.012
     }
 
     enum Surface { case solid(Solid), ground(V3), water }
@@ -112,9 +120,15 @@ struct Renderer {
             case let .ground(a): bounceAlbedo = a
             case .water: bounceAlbedo = V3(0.02, 0.04, 0.05)
             }
-            light += bounceAlbedo * direct(q, h.normal, &rng) + bounceAlbedo * sky.radiance(V3(0, 1, 0)) * 0.3
+            // The surface hit is lit by the sun and the sky like any diffuse surface (its sky
+            // term uses the same 0.5 as open sky below, so occluded and open samples agree).
+            let bounce = bounceAlbedo * (direct(q, h.normal, &rng) + sky.irradiance(h.normal) * 0.5)
+            // Firefly clamp: a rare sample that lands on a sunlit object would otherwise be many
+            // times the open-sky value and show as speckle at a few samples per pixel.
+            light += simd_min(bounce, V3(repeating: bounceLimit))
         } else {
-            light += sky.radiance(dir) * .pi * 0.5
+            // Open sky: the irradiance of the whole sky (spherical harmonics), not one sample of it.
+            light += sky.irradiance(n) * 0.5
         }
         return albedo * light
     }

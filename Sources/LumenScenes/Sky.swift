@@ -29,6 +29,10 @@ struct Sky {
     let exposure: Float
     /// Angular radius of the sun (or moon) disk used for soft shadows, in radians.
     let sunAngularRadius: Float = 0.035
+    /// The smooth sky (no stars, sun or moon disk) projected on the 9 real spherical harmonics of
+    /// order ≤ 2, for `irradiance(_:)`.
+    private(set) var harmonics = [V3](repeating: .zero, count: 9)
+    private var irradianceTerms = [V3](repeating: .zero, count: 9)
 
     init(time: TimeOfDay, sun: V3) {
         self.time = time
@@ -57,7 +61,7 @@ struct Sky {
             exposure = 3.2
         case .overcast:
             sunRadiance = .zero
-            exposure = 1.2
+            exposure = 1.0
         case .sunset:
             sunRadiance = 3.2 * transmittance * V3(1.0, 0.78, 0.55)
             exposure = 1.5
@@ -66,16 +70,62 @@ struct Sky {
             exposure = 1.05
         case .noon:
             sunRadiance = 3.2 * transmittance
-            exposure = 0.7
+            exposure = 0.4
         }
+        harmonics = projectOnHarmonics()
+        let a: [Float] = [.pi, 2 * .pi / 3, 2 * .pi / 3, 2 * .pi / 3, .pi / 4, .pi / 4, .pi / 4, .pi / 4, .pi / 4]
+        let k: [Float] = [0.282095, 0.488603, 0.488603, 0.488603, 1.092548, 1.092548, 0.315392, 1.092548, 0.546274]
+        irradianceTerms = (0..<9).map { harmonics[$0] * (a[$0] * k[$0]) }
+    }
+
+    /// The 9 real spherical-harmonic basis functions (l ≤ 2) at unit direction `d`.
+    @inline(__always) static func basis(_ d: V3) -> [Float] {
+        [0.282095, 0.488603 * d.y, 0.488603 * d.z, 0.488603 * d.x,
+         1.092548 * d.x * d.y, 1.092548 * d.y * d.z, 0.315392 * (3 * d.z * d.z - 1),
+         1.092548 * d.x * d.z, 0.546274 * (d.x * d.x - d.y * d.y)]
+    }
+
+    /// Midpoint quadrature over (cos θ, φ), which is uniform in solid angle: 16 × 32 directions,
+    /// about 0.1 ms per scene.
+    private func projectOnHarmonics() -> [V3] {
+        var c = [V3](repeating: .zero, count: 9)
+        let nu = 16, nphi = 32
+        let weight = 4 * Float.pi / Float(nu * nphi)
+        for i in 0..<nu {
+            let y = -1 + (Float(i) + 0.5) * 2 / Float(nu)
+            let r = (1 - y * y).squareRoot()
+            for j in 0..<nphi {
+                let phi = (Float(j) + 0.5) * 2 * .pi / Float(nphi)
+                let d = V3(r * cos(phi), y, r * sin(phi))
+                let l = radiance(d, smooth: true) * weight
+                for (k, b) in Self.basis(d).enumerated() { c[k] += l * b }
+            }
+        }
+        return c
+    }
+
+    /// Irradiance from the whole smooth sky on a surface with unit normal `n`, ∫ L(ω) max(n·ω, 0) dω,
+    /// from the order-2 spherical-harmonic projection convolved with the clamped cosine
+    /// (Ramamoorthi & Hanrahan, "An Efficient Representation for Irradiance Environment Maps",
+    /// SIGGRAPH 2001: Â₀ = π, Â₁ = 2π/3, Â₂ = π/4). Diffuse shading uses it in place of one random
+    /// sky sample, so open ground is free of sampling noise and stars do not sparkle on the ground
+    /// at night. `irradianceTerms` holds the coefficients with Â and the basis constants folded in.
+    @inline(__always) func irradiance(_ n: V3) -> V3 {
+        let c = irradianceTerms
+        var e: V3 = c[0] + c[1] * n.y + c[2] * n.z + c[3] * n.x
+        e += c[4] * (n.x * n.y) + c[5] * (n.y * n.z)
+        e += c[6] * (3 * n.z * n.z - 1) + c[7] * (n.x * n.z)
+        e += c[8] * (n.x * n.x - n.y * n.y)
+        return simd_max(e, .zero)
     }
 
     @inline(__always) func perez(_ c: [Float], _ theta: Float, _ gamma: Float) -> Float {
         (1 + c[0] * exp(c[1] / max(cos(theta), 0.02))) * (1 + c[2] * exp(c[3] * gamma) + c[4] * cos(gamma) * cos(gamma))
     }
 
-    /// Radiance arriving from direction `d` (unit), excluding the sun disk.
-    func radiance(_ d: V3) -> V3 {
+    /// Radiance arriving from direction `d` (unit), excluding the sun disk; `smooth` also leaves
+    /// out the stars and the moon disk.
+    func radiance(_ d: V3, smooth: Bool = false) -> V3 {
         switch time {
         case .overcast:
             let up = max(d.y, 0)
@@ -84,6 +134,7 @@ struct Sky {
             let up = max(d.y, 0)
             var c = mix(V3(0.010, 0.014, 0.030), V3(0.002, 0.003, 0.010), pow(up, 0.5))
             // Stars: sparse bright points from a hash of the quantised direction.
+            if smooth { return c }
             if d.y > 0.05 {
                 let q = SIMD3<Int32>(Int32((d.x * 700).rounded()), Int32((d.y * 700).rounded()), Int32((d.z * 700).rounded()))
                 var h = UInt64(bitPattern: Int64(q.x &* 73_856_093 ^ q.y &* 19_349_663 ^ q.z &* 83_492_791))
@@ -116,3 +167,4 @@ struct Sky {
 }
 
 @inline(__always) func simd_max(_ a: V3, _ b: V3) -> V3 { V3(max(a.x, b.x), max(a.y, b.y), max(a.z, b.z)) }
+@inline(__always) func simd_min(_ a: V3, _ b: V3) -> V3 { V3(min(a.x, b.x), min(a.y, b.y), min(a.z, b.z)) }

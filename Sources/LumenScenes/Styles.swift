@@ -19,7 +19,9 @@ enum StyleFilter {
         for y in 0..<h {
             for x in 0..<w {
                 let k = y * w + x
-                for (dx, dy) in [(1, 0), (0, 1)] where x + dx < w && y + dy < h {
+                for step in 0..<2 {
+                    let dx = 1 - step, dy = step
+                    guard x + dx < w && y + dy < h else { continue }
                     let j = (y + dy) * w + x + dx
                     let d0 = min(depth[k], 80), d1 = min(depth[j], 80)
                     if ids[k] != ids[j] || abs(d0 - d1) > 0.08 * min(d0, d1) + 0.05 { e[k] = true; e[j] = true }
@@ -29,14 +31,46 @@ enum StyleFilter {
         return e
     }
 
+    /// Edge-aware smoothing: `passes` rounds of a 3×3 mean over neighbours on the same surface
+    /// (same id, no depth jump). Styles that threshold shading (cel bands, hatching) read this
+    /// instead of the raw render, so a few samples' noise near a threshold does not turn into
+    /// scattered dots while silhouettes stay sharp.
+    static func smoothed(_ rgb: [UInt8], _ ids: [Int16], _ depth: [Float], _ w: Int, _ h: Int, passes: Int) -> [Float] {
+        var f = rgb.map(Float.init)
+        for _ in 0..<passes {
+            var out = f
+            for y in 0..<h {
+                for x in 0..<w {
+                    let k = y * w + x
+                    let d0 = min(depth[k], 80)
+                    var sum = SIMD3<Float>.zero, n: Float = 0
+                    for dy in -1...1 {
+                        for dx in -1...1 {
+                            let yy = y + dy, xx = x + dx
+                            guard yy >= 0, yy < h, xx >= 0, xx < w else { continue }
+                            let j = yy * w + xx
+                            let d1 = min(depth[j], 80)
+                            guard ids[j] == ids[k], abs(d0 - d1) <= 0.08 * min(d0, d1) + 0.05 else { continue }
+                            sum += SIMD3(f[j * 3], f[j * 3 + 1], f[j * 3 + 2]); n += 1
+                        }
+                    }
+                    out[k * 3] = sum.x / n; out[k * 3 + 1] = sum.y / n; out[k * 3 + 2] = sum.z / n
+                }
+            }
+            f = out
+        }
+        return f
+    }
+
     static func luminance(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> Float { 0.2126 * Float(r) + 0.7152 * Float(g) + 0.0722 * Float(b) }
 
     /// Flat cel shading (4 value bands, hue kept) with dark ink outlines.
     static func conceptArt(_ rgb: inout [UInt8], _ ids: [Int16], _ depth: [Float], _ w: Int, _ h: Int) {
         let e = edges(ids, depth, w, h)
+        let f = smoothed(rgb, ids, depth, w, h, passes: 2)
         for k in 0..<(w * h) {
-            let r = Float(rgb[k * 3]), g = Float(rgb[k * 3 + 1]), b = Float(rgb[k * 3 + 2])
-            let l = max(luminance(rgb[k * 3], rgb[k * 3 + 1], rgb[k * 3 + 2]), 1)
+            let r = f[k * 3], g = f[k * 3 + 1], b = f[k * 3 + 2]
+            let l = max(0.2126 * r + 0.7152 * g + 0.0722 * b, 1)
             let band = (min(l / 255 * 4, 3.999)).rounded(.down) / 3.5 + 0.12
             let scale = band * 255 / l
             let sat: Float = 1.25
@@ -96,10 +130,11 @@ enum StyleFilter {
     /// Graphite on paper: outlines plus diagonal hatching whose density follows the shading.
     static func pencil(_ rgb: inout [UInt8], _ ids: [Int16], _ depth: [Float], _ w: Int, _ h: Int, _ seed: UInt64) {
         let e = edges(ids, depth, w, h)
+        let f = smoothed(rgb, ids, depth, w, h, passes: 1)
         for y in 0..<h {
             for x in 0..<w {
                 let k = y * w + x
-                let l = luminance(rgb[k * 3], rgb[k * 3 + 1], rgb[k * 3 + 2]) / 255
+                let l = (0.2126 * f[k * 3] + 0.7152 * f[k * 3 + 1] + 0.0722 * f[k * 3 + 2]) / 255
                 var v: Float = 245
                 let period = max(3, w / 40)
                 if l < 0.55 && (x + y) % period == 0 { v = 150 }

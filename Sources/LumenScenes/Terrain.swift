@@ -35,9 +35,9 @@ struct Terrain {
         switch biome {
         case .grass: V3(0.09, 0.22, 0.05)
         case .forest: V3(0.06, 0.15, 0.04)
-        case .desert: V3(0.62, 0.46, 0.26)
+        case .desert: V3(0.50, 0.37, 0.21)
         case .snow: V3(0.85, 0.87, 0.92)
-        case .beach: V3(0.66, 0.56, 0.38)
+        case .beach: V3(0.46, 0.39, 0.27)
         case .lake: V3(0.10, 0.22, 0.07)
         case .mountains: V3(0.22, 0.22, 0.18)
         }

@@ -116,4 +116,45 @@ import Testing
         func mean(_ r: RenderedScene) -> Double { (0..<(64 * 64)).map { Self.luminance(r, $0 % 64, $0 / 64) }.reduce(0, +) / 4096 }
         #expect(mean(night) < mean(noon) * 0.5, "night \(mean(night)) vs noon \(mean(noon))")
     }
+
+    /// The spherical-harmonic sky irradiance that diffuse shading uses agrees with a dense
+    /// quadrature of ∫ L(ω) max(n·ω, 0) dω (order 2 keeps the clamped cosine's error to a few %).
+    @Test(arguments: [TimeOfDay.noon, .goldenHour, .sunset, .overcast, .night])
+    func skyIrradianceMatchesQuadrature(time: TimeOfDay) {
+        let e = time.elevation * .pi / 180
+        let sky = Sky(time: time, sun: normalize(SIMD3<Float>(cos(e) * 0.5, sin(e), cos(e) * 0.866)))
+        let normals: [SIMD3<Float>] = [[0, 1, 0], [1, 0, 0], [0, 0, -1], normalize([0.5, 0.7, 0.5]), normalize([-0.3, 0.2, 0.9])]
+        for n in normals {
+            var reference = SIMD3<Float>.zero
+            let nu = 200, nphi = 400
+            for i in 0..<nu {
+                let y = -1 + (Float(i) + 0.5) * 2 / Float(nu), r = (1 - y * y).squareRoot()
+                for j in 0..<nphi {
+                    let phi = (Float(j) + 0.5) * 2 * .pi / Float(nphi)
+                    let d = SIMD3<Float>(r * cos(phi), y, r * sin(phi))
+                    reference += sky.radiance(d, smooth: true) * max(dot(n, d), 0)
+                }
+            }
+            reference *= 4 * .pi / Float(nu * nphi)
+            let got = sky.irradiance(n)
+            let error = (got - reference).max() > -(got - reference).min() ? (got - reference).max() : -(got - reference).min()
+            #expect(error <= 0.08 * reference.max() + 1e-4, "\(time) n \(n): \(got) vs \(reference)")
+        }
+    }
+
+    /// Open ground under a clear sky reads the same from every random stream: the sky's light comes
+    /// from its irradiance, not from one random sample, so flat ground has no sampling speckle.
+    @Test func openGroundIsFreeOfSamplingNoise() {
+        let scene = Self.scene(time: .noon, objects: [Self.object(.cube, .rubber, at: 2.5, 1.5)], biome: .desert)
+        let renderer = Renderer(scene: scene)
+        let p = SIMD3<Float>(-1.5, 0, -2.5), n = SIMD3<Float>(0, 1, 0)
+        var values: [Float] = []
+        for stream in 0..<64 {
+            var rng = SceneRandom(9, 0, UInt64(stream))
+            values.append(renderer.diffuse(p, n, albedo: [0.5, 0.5, 0.5], depth: 0, &rng).y)
+        }
+        let mean = values.reduce(0, +) / Float(values.count)
+        let spread = values.map { abs($0 - mean) }.max() ?? 0
+        #expect(mean > 0.5 && spread <= 0.02 * mean, "mean \(mean), spread \(spread)")
+    }
 }
