@@ -32,7 +32,11 @@ extension Tensor {
     }
 
     /// `torch.nn.functional.silu`: x · σ(x).
-    public func silu() -> Tensor { map { $0 / (1 + Foundation.exp(-$0)) } }
+    public func silu() -> Tensor {
+        Tensor(uninitializedShape: shape) { o in
+            data.withUnsafeBufferPointer { x in VectorMath.affineSiLU(x.baseAddress!, o.baseAddress!, count: x.count) }
+        }
+    }
     /// `torch.nn.functional.gelu` (exact, erf form).
     public func gelu() -> Tensor { map { 0.5 * $0 * (1 + Foundation.erf($0 / Float(2).squareRoot())) } }
     /// CLIP's `quick_gelu`: x · σ(1.702 x).

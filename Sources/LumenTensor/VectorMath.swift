@@ -1,0 +1,89 @@
+import Foundation
+
+/// Vectorised element-wise math for the kernels' inner loops (SiLU, softmax, GroupNorm statistics).
+///
+/// `Foundation.exp` costs about 5 ns per call here and is never vectorised, which made SiLU and
+/// softmax a visible share of a UNet step. `exp` below is the Cephes `expf` algorithm
+/// (Moshier; the same range reduction and degree-5 polynomial as `expf` in Cephes and in the SSE
+/// code of Pommier's `sse_mathfun`), written on `SIMD8<Float>` with only adds, multiplies and
+/// bit-pattern integer ops, so the compiler emits AVX2 code with no scalar fallback: ≤ 2 ulp
+/// on [-87, 88], well inside the 1e-4 parity budget.
+public enum VectorMath {
+    public typealias F8 = SIMD8<Float>
+
+    @inline(__always)
+    public static func exp(_ v: F8) -> F8 {
+        let x = v.clamped(lowerBound: F8(repeating: -87.0), upperBound: F8(repeating: 88.0))
+        // n = round(x / ln 2) by the 1.5·2²³ trick (round-to-nearest in the adder, no conversion).
+        let magic = F8(repeating: 12_582_912.0)
+        let t = x * F8(repeating: 1.442_695_04) + magic
+        let n = t - magic
+        // Cody–Waite: r = x − n·ln 2 in two parts.
+        let r = x - n * F8(repeating: 0.693_359_375) + n * F8(repeating: 2.121_944_4e-4)
+        var p = F8(repeating: 1.987_569_15e-4)
+        p = p * r + F8(repeating: 1.398_199_950_7e-3)
+        p = p * r + F8(repeating: 8.333_451_907_3e-3)
+        p = p * r + F8(repeating: 4.166_579_589_4e-2)
+        p = p * r + F8(repeating: 1.666_666_545_9e-1)
+        p = p * r + F8(repeating: 5.000_000_120_1e-1)
+        let y = p * r * r + r + F8(repeating: 1)
+        // Multiply by 2ⁿ: n sits in t's low mantissa bits; add it to y's exponent field.
+        let k = unsafeBitCast(t, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: 0x4B40_0000)
+        return unsafeBitCast(unsafeBitCast(y, to: SIMD8<Int32>.self) &+ (k &<< 23), to: F8.self)
+    }
+
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+    @inline(__always) static func store(_ v: F8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self) }
+
+    /// `dst[i] = silu(src[i] · scale + shift)` (`src` and `dst` may be the same buffer).
+    public static func affineSiLU(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int,
+                                  scale: Float = 1, shift: Float = 0) {
+        var i = 0
+        let s = F8(repeating: scale), b = F8(repeating: shift), one = F8(repeating: 1)
+        while i + 8 <= count {
+            let v = load(src + i) * s + b
+            store(v / (one + exp(-v)), dst + i)
+            i += 8
+        }
+        while i < count { let v = src[i] * scale + shift; dst[i] = v / (1 + Foundation.exp(-v)); i += 1 }
+    }
+
+    /// In-place softmax of one row of `n` values.
+    public static func softmax(_ row: UnsafeMutablePointer<Float>, n: Int) {
+        var m = -Float.infinity
+        for i in 0..<n { m = Swift.max(m, row[i]) }
+        let mv = F8(repeating: m)
+        var acc = F8.zero
+        var i = 0
+        while i + 8 <= n {
+            let e = exp(load(row + i) - mv)
+            store(e, row + i)
+            acc += e
+            i += 8
+        }
+        var s = acc.sum()
+        while i < n { let e = Foundation.exp(row[i] - m); row[i] = e; s += e; i += 1 }
+        let inv = F8(repeating: 1 / s)
+        i = 0
+        while i + 8 <= n { store(load(row + i) * inv, row + i); i += 8 }
+        while i < n { row[i] *= 1 / s; i += 1 }
+    }
+
+    /// Σx and Σx² of `count` values: fp32 vector partial sums over blocks of 2048, accumulated in
+    /// fp64 across blocks (relative error ~1e-7 for any length, where one fp32 sum would drift).
+    public static func sumAndSquares(_ p: UnsafePointer<Float>, count: Int) -> (Double, Double) {
+        var sum = 0.0, squares = 0.0
+        var start = 0
+        while start < count {
+            let end = Swift.min(start + 2048, count)
+            var a = F8.zero, q = F8.zero
+            var i = start
+            while i + 8 <= end { let v = load(p + i); a += v; q += v * v; i += 8 }
+            var s = Double(a.sum()), sq = Double(q.sum())
+            while i < end { let v = Double(p[i]); s += v; sq += v * v; i += 1 }
+            sum += s; squares += sq
+            start = end
+        }
+        return (sum, squares)
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+@testable import LumenTensor
+import Testing
+
+/// `NN.conv2d` against a direct double-precision convolution, for each lowering it picks:
+/// Winograd F(4×4, 3×3), im2col + GEMM (strided, other paddings), and 1×1 GEMM.
+@Suite struct ConvolutionTests {
+    /// Deterministic values in [-1, 1) (a 64-bit LCG; no dependence on the system's RNG).
+    static func values(_ count: Int, seed: UInt64) -> [Float] {
+        var state = seed &* 6364136223846793005 &+ 1442695040888963407
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Double(state >> 40) / Double(1 << 24) * 2 - 1)
+        }
+    }
+
+    static func reference(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, stride: Int, pad: Int) -> [Double] {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
+        let oh = (h + 2 * pad - kh) / stride + 1, ow = (w + 2 * pad - kw) / stride + 1
+        var y = [Double](repeating: 0, count: n * o * oh * ow)
+        for b in 0..<n { for oc in 0..<o { for oy in 0..<oh { for ox in 0..<ow {
+            var s = Double(bias?.data[oc] ?? 0)
+            for ic in 0..<c { for ky in 0..<kh { for kx in 0..<kw {
+                let iy = oy * stride - pad + ky, ix = ox * stride - pad + kx
+                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                s += Double(x.data[((b * c + ic) * h + iy) * w + ix]) * Double(weight.data[((oc * c + ic) * kh + ky) * kw + kx])
+            } } }
+            y[((b * o + oc) * oh + oy) * ow + ox] = s
+        } } } }
+        return y
+    }
+
+    @Test(arguments: [
+        // (n, c, o, h, w, k, stride, pad, bias): Winograd cases first (sizes not multiples of 4).
+        (2, 16, 12, 13, 10, 3, 1, 1, true), (1, 8, 8, 4, 4, 3, 1, 1, false), (1, 40, 24, 9, 23, 3, 1, 1, true),
+        (2, 16, 8, 12, 12, 3, 2, 1, true), (1, 4, 6, 7, 5, 3, 1, 1, true), (2, 16, 8, 6, 7, 1, 1, 0, true),
+    ])
+    func matchesDirectConvolution(_ p: (Int, Int, Int, Int, Int, Int, Int, Int, Bool)) {
+        let (n, c, o, h, w, k, stride, pad, hasBias) = p
+        let x = Tensor(shape: [n, c, h, w], data: Self.values(n * c * h * w, seed: 1))
+        let weight = Tensor(shape: [o, c, k, k], data: Self.values(o * c * k * k, seed: 2).map { $0 * 0.3 })
+        let bias = hasBias ? Tensor(shape: [o], data: Self.values(o, seed: 3)) : nil
+        let y = NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: .same(pad))
+        let ref = Self.reference(x, weight, bias, stride: stride, pad: pad)
+        #expect(y.count == ref.count)
+        let worst = zip(y.data, ref).map { abs(Double($0) - $1) }.max() ?? 0
+        let scale = ref.map(abs).max() ?? 1
+        #expect(worst <= 1e-5 * scale, "max error \(worst) (scale \(scale))")
+    }
+}
