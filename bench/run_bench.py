@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
-"""Side-by-side CPU benchmark: Lumen vs diffusers (PyTorch) [vs stable-diffusion.cpp when installed]
-on the full-size SD-Turbo architecture (SD 2.1 UNet, OpenCLIP ViT-H text encoder, SD VAE) with
-random fp16 weights — speed does not depend on the values. Stages are timed in the same run,
-alternating tools run by run, and medians are reported with ratios (peer ÷ Lumen).
+"""Side-by-side CPU benchmark: Lumen vs diffusers (PyTorch) [vs stable-diffusion.cpp when its
+Python package is installed] on the full-size SD-Turbo architecture (SD 2.1 UNet, OpenCLIP ViT-H
+text encoder, SD VAE, and TAESD) with random fp16 weights — speed does not depend on the values.
+
+Every tool runs as its own subprocess per run (so each one's peak memory is its own), alternating
+tool by tool, run by run. Each subprocess does one untimed warm-up generation, then times the
+stages (text encoder, one UNet call at the guided batch, VAE decode) and one full generation.
+Medians are reported with ratios (peer time ÷ Lumen time: > 1 means Lumen is faster). The CPU's
+own GEMM peak (fp32 and bf16, through PyTorch's oneDNN/MKL kernels) is measured in the same
+run, and the UNet step's achieved FLOP/s (standard direct-convolution FLOPs, counted by
+`torch.utils.flop_counter` on the same UNet) is given as a fraction of it.
 
     python -m venv ~/venv && ~/venv/bin/pip install torch diffusers transformers safetensors
-    swift build -c release && ~/venv/bin/python bench/run_bench.py [--runs 3] [--sizes 512,256]
+    swift build -c release --product lumen
+    ~/venv/bin/python bench/run_bench.py [--runs 2] [--configs 512-1,512-4g,256-1] [--decoders vae,taesd]
 
 Writes docs/benchmarks.md. Never run it while a build or training is going (2 shared cores).
 """
@@ -13,43 +21,48 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import time
 
-import torch
-from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROMPT = "a photo of a red cube on a sandy beach at golden hour"
+# name → (size, steps, guidance). "4g": 4 steps with classifier-free guidance (a doubled batch).
+CONFIGS = {"512-1": (512, 1, 0.0), "512-4g": (512, 4, 2.0), "256-1": (256, 1, 0.0), "256-4g": (256, 4, 2.0)}
+STAGES = ["text_encoder_s", "unet_step_s", "vae_decode_s", "total_s"]
 
 
-def build_sd_turbo(folder):
-    """The SD-Turbo (SD 2.1) architecture with random weights, as a diffusers folder in fp16."""
-    if os.path.exists(os.path.join(folder, "model_index.json")):
-        return
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=64, in_channels=4, out_channels=4, block_out_channels=(320, 640, 1280, 1280), layers_per_block=2,
-        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-        cross_attention_dim=1024, attention_head_dim=(5, 10, 20, 20), use_linear_projection=True, upcast_attention=False)
-    vae = AutoencoderKL(block_out_channels=[128, 256, 512, 512], layers_per_block=2, latent_channels=4,
-                        down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
-                        sample_size=768)
-    text = CLIPTextModel(CLIPTextConfig(hidden_size=1024, intermediate_size=4096, num_attention_heads=16,
-                                        num_hidden_layers=23, hidden_act="gelu", projection_dim=512, vocab_size=49408))
-    tok = CLIPTokenizer(os.path.join(ROOT, "models/clip-tokenizer/vocab.json"),
-                        os.path.join(ROOT, "models/clip-tokenizer/merges.txt"), pad_token="!", model_max_length=77)
-    sched = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                   timestep_spacing="trailing", prediction_type="epsilon")
-    # The constructors' own random initialisation keeps activations at a normal scale (no
-    # denormals, which would slow every tool down and measure nothing useful).
-    pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text, tokenizer=tok, scheduler=sched,
-                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    pipe.to(torch.float16).save_pretrained(folder)
+def build_models(folder, taesd_folder):
+    """The SD-Turbo (SD 2.1) architecture and TAESD with random weights, as diffusers folders in fp16."""
+    import torch
+    from diffusers import AutoencoderKL, AutoencoderTiny, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    if not os.path.exists(os.path.join(folder, "model_index.json")):
+        torch.manual_seed(0)
+        unet = UNet2DConditionModel(
+            sample_size=64, in_channels=4, out_channels=4, block_out_channels=(320, 640, 1280, 1280), layers_per_block=2,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+            cross_attention_dim=1024, attention_head_dim=(5, 10, 20, 20), use_linear_projection=True, upcast_attention=False)
+        vae = AutoencoderKL(block_out_channels=[128, 256, 512, 512], layers_per_block=2, latent_channels=4,
+                            down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
+                            sample_size=768)
+        text = CLIPTextModel(CLIPTextConfig(hidden_size=1024, intermediate_size=4096, num_attention_heads=16,
+                                            num_hidden_layers=23, hidden_act="gelu", projection_dim=512, vocab_size=49408))
+        tok = CLIPTokenizer(os.path.join(ROOT, "models/clip-tokenizer/vocab.json"),
+                            os.path.join(ROOT, "models/clip-tokenizer/merges.txt"), pad_token="!", model_max_length=77)
+        sched = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       timestep_spacing="trailing", prediction_type="epsilon")
+        # The constructors' own random initialisation keeps activations at a normal scale (no
+        # denormals, which would slow every tool down and measure nothing useful).
+        pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text, tokenizer=tok, scheduler=sched,
+                                       safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        pipe.to(torch.float16).save_pretrained(folder)
+    if not os.path.exists(os.path.join(taesd_folder, "config.json")):
+        torch.manual_seed(1)
+        AutoencoderTiny().to(torch.float16).save_pretrained(taesd_folder)
 
 
 def median(xs):
@@ -62,117 +75,173 @@ def time_it(fn):
     return time.perf_counter() - t
 
 
-def bf16_is_faster():
-    """A quick probe (GEMM of UNet-like shape) instead of a full bf16 run, which can take many
-    minutes on CPUs without native bf16 dot products."""
-    a, b = torch.randn(4096, 640), torch.randn(640, 640)
-    def t(dtype):
-        x, y = a.to(dtype), b.to(dtype)
-        x @ y
-        start = time.perf_counter()
-        for _ in range(5):
-            x @ y
-        return time.perf_counter() - start
-    return t(torch.bfloat16) < t(torch.float32)
+def gemm_peaks():
+    """GFLOP/s of a large square GEMM in fp32 and bf16 through PyTorch (oneDNN/MKL kernels)."""
+    import torch
+    out = {}
+    n = 2048
+    for name, dtype in [("fp32", torch.float32), ("bf16", torch.bfloat16)]:
+        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        a @ b
+        best = min(time_it(lambda: a @ b) for _ in range(5))
+        out[name] = 2 * n ** 3 / best / 1e9
+    return out
 
 
-def torch_bench(pipe, size, steps, guidance, runs, bf16):
-    results = {"text_encoder_s": [], "unet_step_s": [], "vae_decode_s": [], "total_s": []}
+def unet_flops(folder, size, batch):
+    """Standard FLOPs (2 per multiply-add, direct convolution) of one UNet call."""
+    import torch
+    from diffusers import UNet2DConditionModel
+    from torch.utils.flop_counter import FlopCounterMode
+    unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", torch_dtype=torch.float32)
+    lat = torch.randn(batch, 4, size // 8, size // 8)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        unet(lat, 999, encoder_hidden_states=torch.randn(batch, 77, 1024))
+    return counter.get_total_flops()
+
+
+def torch_worker(args):
+    """One timed run of diffusers in this process; prints JSON (stage times, peak RSS)."""
+    import torch
+    from diffusers import AutoencoderTiny, StableDiffusionPipeline
+    torch.set_num_threads(os.cpu_count())
+    pipe = StableDiffusionPipeline.from_pretrained(args.model, torch_dtype=torch.float32, safety_checker=None)
+    if args.decoder == "taesd":
+        pipe.vae = AutoencoderTiny.from_pretrained(args.taesd, torch_dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    size, steps, guidance = CONFIGS[args.config]
+    batch = 2 if guidance > 1 else 1
     lat = torch.randn(1, 4, size // 8, size // 8)
     ids = pipe.tokenizer(PROMPT, padding="max_length", max_length=77, return_tensors="pt").input_ids
-    batch = 2 if guidance > 1 else 1
     ctx = torch.randn(batch, 77, 1024)
-    ctx_mgr = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else (lambda: torch.no_grad())
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "bf16")
+    scale = pipe.vae.config.get("scaling_factor", 1.0) if args.decoder == "vae" else 1.0
+    generate = lambda: pipe(PROMPT, num_inference_steps=steps, guidance_scale=guidance, height=size, width=size, output_type="np")
+    with torch.no_grad(), autocast:
+        generate()  # warm-up (oneDNN primitive creation), untimed — as `lumen bench` does
+        r = {"text_encoder_s": time_it(lambda: pipe.text_encoder(ids)),
+             "unet_step_s": time_it(lambda: pipe.unet(torch.cat([lat] * batch), 999, encoder_hidden_states=ctx)),
+             "vae_decode_s": time_it(lambda: pipe.vae.decode(lat / scale)),
+             "total_s": time_it(generate)}
+    r["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(r))
 
-    def run_all():
-        with torch.no_grad(), ctx_mgr():
-            results["text_encoder_s"].append(time_it(lambda: pipe.text_encoder(ids)))
-            results["unet_step_s"].append(time_it(lambda: pipe.unet(torch.cat([lat] * batch), 999, encoder_hidden_states=ctx)))
-            results["vae_decode_s"].append(time_it(lambda: pipe.vae.decode(lat / 0.18215)))
-            results["total_s"].append(time_it(lambda: pipe(PROMPT, num_inference_steps=steps, guidance_scale=guidance,
-                                                           height=size, width=size, output_type="np")))
-    return run_all, results
+
+def run_lumen(args, config, decoder):
+    size, steps, guidance = CONFIGS[config]
+    cmd = [args.lumen, "bench", "--model", args.cache, "-W", str(size), "-H", str(size), "--steps", str(steps),
+           "--guidance", str(guidance), "--runs", "1", "--json"]
+    if decoder == "taesd":
+        cmd += ["--decoder", args.taesd]
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
+def run_torch(args, config, decoder, dtype):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "torch", "--model", args.cache, "--taesd", args.taesd,
+           "--config", config, "--decoder", decoder, "--dtype", dtype]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def sdcpp_available():
+    try:
+        import stable_diffusion_cpp  # noqa: F401
+        return True
+    except ImportError:
+        return False
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--sizes", default="512")
+    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--configs", default="512-1,512-4g,256-1")
+    ap.add_argument("--decoders", default="vae,taesd")
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/lumen-bench/sd-turbo-random"))
+    ap.add_argument("--taesd", default=os.path.expanduser("~/.cache/lumen-bench/taesd-random"))
     ap.add_argument("--lumen", default=os.path.join(ROOT, ".build/release/lumen"))
-    ap.add_argument("--no-bf16", action="store_true")
+    ap.add_argument("--bf16", choices=["auto", "yes", "no"], default="auto",
+                    help="also time PyTorch with bf16 autocast (auto: when its bf16 GEMM beats fp32 here)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    # Worker mode (internal): one PyTorch run in its own process.
+    ap.add_argument("--worker")
+    ap.add_argument("--model")
+    ap.add_argument("--config")
+    ap.add_argument("--decoder")
+    ap.add_argument("--dtype", default="fp32")
     args = ap.parse_args()
-    build_sd_turbo(args.cache)
-    threads = os.cpu_count()
-    torch.set_num_threads(threads)
-    if not args.no_bf16 and not bf16_is_faster():
-        print("bf16 autocast is slower than fp32 on this CPU (no native bf16 dot products); timing PyTorch in fp32 only", flush=True)
-        args.no_bf16 = True
-    pipe = StableDiffusionPipeline.from_pretrained(args.cache, torch_dtype=torch.float32, variant=None, safety_checker=None)
-    pipe.set_progress_bar_config(disable=True)
+    if args.worker == "torch":
+        return torch_worker(args)
+    for c in args.configs.split(","):
+        if c not in CONFIGS:
+            sys.exit(f"unknown config {c!r}; known: {', '.join(CONFIGS)}")
+    build_models(args.cache, args.taesd)
+    peaks = gemm_peaks()
+    print("GEMM peak GFLOP/s", {k: round(v, 1) for k, v in peaks.items()}, flush=True)
+    dtypes = ["fp32"] + (["bf16"] if args.bf16 == "yes" or (args.bf16 == "auto" and peaks["bf16"] > peaks["fp32"]) else [])
     rows = []
-    for size in [int(s) for s in args.sizes.split(",")]:
-        for steps, guidance in [(1, 0.0)]:
-            # warm-up
-            warm, _ = torch_bench(pipe, size, steps, guidance, 1, False)
-            warm()
-            fp32_run, fp32 = torch_bench(pipe, size, steps, guidance, args.runs, False)
-            bf16_run, bf16 = torch_bench(pipe, size, steps, guidance, args.runs, True)
-            print(f"{size}px: timing Lumen and PyTorch, {args.runs} alternating runs", flush=True)
-            lumen = {k: [] for k in fp32}
-            lumen_rss = 0
-            for _ in range(args.runs):
-                out = subprocess.run([args.lumen, "bench", "--model", args.cache, "-W", str(size), "-H", str(size),
-                                      "--steps", str(steps), "--guidance", str(guidance), "--runs", "1", "--json"],
-                                     check=True, capture_output=True, text=True).stdout
-                j = json.loads(out)
-                for k in lumen:
-                    lumen[k].append(j[k])
-                lumen_rss = max(lumen_rss, j["peak_rss_bytes"])
-                print("  lumen", {k: round(v[-1], 3) for k, v in lumen.items()}, flush=True)
-                fp32_run()
-                print("  torch fp32", {k: round(v[-1], 3) for k, v in fp32.items()}, flush=True)
-                if not args.no_bf16:
-                    bf16_run()
-            row = {"size": size, "steps": steps, "guidance": guidance, "lumen": {k: median(v) for k, v in lumen.items()},
-                   "torch_fp32": {k: median(v) for k, v in fp32.items()}, "lumen_peak_rss": lumen_rss}
-            if not args.no_bf16:
-                row["torch_bf16"] = {k: median(v) for k, v in bf16.items()}
+    for config in args.configs.split(","):
+        size, steps, guidance = CONFIGS[config]
+        flops = unet_flops(args.cache, size, 2 if guidance > 1 else 1)
+        for decoder in args.decoders.split(","):
+            tools = {"lumen": lambda: run_lumen(args, config, decoder)}
+            for d in dtypes:
+                tools[f"torch_{d}"] = (lambda d=d: run_torch(args, config, decoder, d))
+            results = {t: [] for t in tools}
+            for run in range(args.runs):
+                for name, fn in tools.items():
+                    r = fn()
+                    results[name].append(r)
+                    print(f"{config} {decoder} run {run + 1} {name}: " + ", ".join(f"{k} {r[k]:.3f}" for k in STAGES), flush=True)
+            row = {"config": config, "size": size, "steps": steps, "guidance": guidance, "decoder": decoder,
+                   "unet_gflop": flops / 1e9}
+            for name, rs in results.items():
+                row[name] = {k: median([r[k] for r in rs]) for k in STAGES}
+                row[name]["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in rs)
             rows.append(row)
-            print(json.dumps(row, indent=1))
-    write_report(rows, args)
+    write_report(rows, peaks, dtypes, args)
 
 
-def write_report(rows, args):
+def write_report(rows, peaks, dtypes, args):
+    import diffusers
+    import torch
+    import transformers
     cpu = platform.processor() or ""
+    flags = ""
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+            info = f.read()
+        cpu = next(l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name"))
+        have = set(next(l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")))
+        flags = ", ".join(f for f in ["avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"] if f in have)
     except Exception:
         pass
-    import diffusers, transformers
+    peers = [f"torch_{d}" for d in dtypes]
     lines = ["# Benchmarks", "",
-             "Produced by `bench/run_bench.py` (random full-size SD-Turbo weights, fp16 on disk, fp32 compute unless noted).",
-             "Medians of runs alternated between tools in one process tree; ratio = peer time ÷ Lumen time (> 1: Lumen faster).", "",
-             f"- Machine: {cpu}, {os.cpu_count()} cores",
+             "Produced by `bench/run_bench.py`: random full-size SD-Turbo weights (fp16 on disk; Lumen computes in fp32), "
+             "each tool in its own process per run, alternating; medians; ratio = peer time ÷ Lumen time (> 1: Lumen faster).", "",
+             f"- Machine: {cpu}, {os.cpu_count()} cores ({flags})",
              f"- Versions: torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}, Lumen (this commit)",
-             f"- Runs per tool: {args.runs}", ""]
+             f"- Runs per tool: {args.runs}",
+             f"- GEMM peak (PyTorch, 2048³): fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s",
+             "- stable-diffusion.cpp: " + ("installed but not yet driven by this script" if sdcpp_available()
+                                           else "not measured (`stable-diffusion-cpp-python` is not installed here)"),
+             ""]
     for r in rows:
-        lines.append(f"## {r['size']}×{r['size']}, {r['steps']} step(s), guidance {r['guidance']}")
-        lines.append("")
-        peers = [p for p in ["torch_fp32", "torch_bf16"] if p in r]
+        lines += [f"## {r['size']}×{r['size']}, {r['steps']} step(s), guidance {r['guidance']}, decoder {r['decoder']}", ""]
         lines.append("| stage | Lumen (s) | " + " | ".join(f"{p} (s) | ratio" for p in peers) + " |")
         lines.append("|---|---|" + "---|---|" * len(peers))
-        for k in ["text_encoder_s", "unet_step_s", "vae_decode_s", "total_s"]:
+        for k in STAGES:
             l = r["lumen"][k]
             cells = " | ".join(f"{r[p][k]:.3f} | {r[p][k] / l:.2f}×" for p in peers)
             lines.append(f"| {k[:-2]} | {l:.3f} | {cells} |")
-        lines.append("")
-        lines.append(f"Lumen peak RSS: {r['lumen_peak_rss'] / 2**30:.2f} GiB")
-        lines.append("")
-    with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
+        mem = " | ".join(f"{r[p]['peak_rss_bytes'] / 2**30:.2f} | {r[p]['peak_rss_bytes'] / r['lumen']['peak_rss_bytes']:.2f}×" for p in peers)
+        lines.append(f"| peak RSS (GiB) | {r['lumen']['peak_rss_bytes'] / 2**30:.2f} | {mem} |")
+        achieved = r["unet_gflop"] / r["lumen"]["unet_step_s"]
+        lines += ["", f"UNet call: {r['unet_gflop']:.0f} GFLOP (direct); Lumen {achieved:.0f} GFLOP/s = "
+                      f"{100 * achieved / peaks['fp32']:.0f} % of the fp32 GEMM peak", ""]
+    with open(args.out, "w") as f:
         f.write("\n".join(lines))
-    print("wrote docs/benchmarks.md")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
