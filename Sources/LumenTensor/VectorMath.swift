@@ -13,7 +13,10 @@ public enum VectorMath {
 
     @inline(__always)
     public static func exp(_ v: F8) -> F8 {
-        let x = v.clamped(lowerBound: F8(repeating: -87.0), upperBound: F8(repeating: 88.0))
+        // Clamp by masks (`clamped(lowerBound:upperBound:)` compiles to an out-of-line generic call).
+        var x = v
+        x.replace(with: F8(repeating: -87.0), where: x .< F8(repeating: -87.0))
+        x.replace(with: F8(repeating: 88.0), where: x .> F8(repeating: 88.0))
         // n = round(x / ln 2) by the 1.5·2²³ trick (round-to-nearest in the adder, no conversion).
         let magic = F8(repeating: 12_582_912.0)
         let t = x * F8(repeating: 1.442_695_04) + magic

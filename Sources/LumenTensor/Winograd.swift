@@ -19,7 +19,8 @@ public enum Winograd {
     /// On unless `LUMEN_WINOGRAD=0` (for measuring against the direct path).
     public static let enabled: Bool = getenvString("LUMEN_WINOGRAD") != "0"
 
-    /// Bᵀ (6×6), G (6×3), Aᵀ (4×6) of F(4×4, 3×3) for the points 0, 1, −1, 2, −2, ∞.
+    /// Bᵀ (6×6), G (6×3), Aᵀ (4×6) of F(4×4, 3×3) for the points 0, 1, −1, 2, −2, ∞ (the
+    /// transforms below are these matrices written out).
     static let bt: [Float] = [
         4, 0, -5, 0, 1, 0,
         0, -4, -4, 1, 1, 0,
@@ -45,31 +46,42 @@ public enum Winograd {
 
     /// Whether `conv2d` should take this path: 3×3, stride 1, padding 1, enough channels for the
     /// GEMMs to dominate the transforms.
+    ///
+    /// Small pictures stay on im2col: the filters are transformed on every call (caching them would
+    /// take 4× the weights' memory) and that costs about as much as the multiplications it saves
+    /// when there are few tiles; the GEMMs with few tiles are also inefficient. Measured on the SD
+    /// UNet at 512² (latents 64² down to 8²): Winograd at every size made a step 1.6× slower
+    /// (filter transforms of the 1280-channel layers), from 32² up 1.04× slower, from 64² up
+    /// even (single runs, ±10 % noise); the VAE decoder (64² to 512²) got 1.8× faster.
     static func applies(c: Int, o: Int, kh: Int, kw: Int, stride: Int, padding: NN.Padding, h: Int, w: Int) -> Bool {
-        kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && c >= 8 && o >= 8 && h >= 4 && w >= 4
+        kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && c >= 8 && o >= 8 && h * w >= minimumPixels
     }
 
-    /// `U[ξ][oc][ic] = (G g Gᵀ)[ξ]` for every filter.
+    /// Smallest output area (pixels) that takes the Winograd path.
+    static let minimumPixels = 64 * 64
+
+    /// `U[ξ][oc][ic] = (G g Gᵀ)[ξ]` for every filter, with G's rows written out (no tables):
+    /// this runs on every call, so it must stay far cheaper than the GEMMs it feeds.
     static func transformWeights(_ wp: UnsafePointer<Float>, o: Int, c: Int) -> UnsafeMutablePointer<Float> {
         let u = UnsafeMutablePointer<Float>.allocate(capacity: 36 * o * c)
         let plane = o * c
-        g.withUnsafeBufferPointer { gp in
-            parallelFor(o) { oc in
-                var tmp = [Float](repeating: 0, count: 18)  // G g: 6×3
-                for ic in 0..<c {
-                    let k = wp + (oc * c + ic) * 9
-                    for i in 0..<6 {
-                        for j in 0..<3 {
-                            tmp[i * 3 + j] = gp[i * 3] * k[j] + gp[i * 3 + 1] * k[3 + j] + gp[i * 3 + 2] * k[6 + j]
-                        }
-                    }
-                    for i in 0..<6 {
-                        for j in 0..<6 {
-                            let v = tmp[i * 3] * gp[j * 3] + tmp[i * 3 + 1] * gp[j * 3 + 1] + tmp[i * 3 + 2] * gp[j * 3 + 2]
-                            u[(i * 6 + j) * plane + oc * c + ic] = v
-                        }
-                    }
+        @inline(__always) func g6(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float, Float, Float) {
+            let p = a + c
+            return (a / 4, -(p + b) / 6, -(p - b) / 6, a / 24 + b / 12 + c / 6, a / 24 - b / 12 + c / 6, c)
+        }
+        parallelFor(o) { oc in
+            for ic in 0..<c {
+                let k = wp + (oc * c + ic) * 9
+                // Columns first: G applied to each of the 3 kernel columns → 6×3.
+                let c0 = g6(k[0], k[3], k[6]), c1 = g6(k[1], k[4], k[7]), c2 = g6(k[2], k[5], k[8])
+                @inline(__always) func put(_ i: Int, _ a: Float, _ b: Float, _ cc: Float) {
+                    let r = g6(a, b, cc)
+                    let base = u + i * 6 * plane + oc * c + ic
+                    base[0] = r.0; base[plane] = r.1; base[2 * plane] = r.2
+                    base[3 * plane] = r.3; base[4 * plane] = r.4; base[5 * plane] = r.5
                 }
+                put(0, c0.0, c1.0, c2.0); put(1, c0.1, c1.1, c2.1); put(2, c0.2, c1.2, c2.2)
+                put(3, c0.3, c1.3, c2.3); put(4, c0.4, c1.4, c2.4); put(5, c0.5, c1.5, c2.5)
             }
         }
         return u

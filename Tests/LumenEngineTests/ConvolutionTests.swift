@@ -32,8 +32,10 @@ import Testing
     }
 
     @Test(arguments: [
-        // (n, c, o, h, w, k, stride, pad, bias): Winograd cases first (sizes not multiples of 4).
-        (2, 16, 12, 13, 10, 3, 1, 1, true), (1, 8, 8, 4, 4, 3, 1, 1, false), (1, 40, 24, 9, 23, 3, 1, 1, true),
+        // (n, c, o, h, w, k, stride, pad, bias): Winograd cases first (≥ 64×64 pixels; sizes not
+        // multiples of 4 so the clipped last tiles are checked), then im2col below that size.
+        (2, 16, 12, 67, 63, 3, 1, 1, true), (1, 8, 8, 64, 64, 3, 1, 1, false), (1, 24, 16, 65, 70, 3, 1, 1, true),
+        (1, 40, 24, 9, 23, 3, 1, 1, true),
         (2, 16, 8, 12, 12, 3, 2, 1, true), (1, 4, 6, 7, 5, 3, 1, 1, true), (2, 16, 8, 6, 7, 1, 1, 0, true),
     ])
     func matchesDirectConvolution(_ p: (Int, Int, Int, Int, Int, Int, Int, Int, Bool)) {
@@ -42,6 +44,7 @@ import Testing
         let weight = Tensor(shape: [o, c, k, k], data: Self.values(o * c * k * k, seed: 2).map { $0 * 0.3 })
         let bias = hasBias ? Tensor(shape: [o], data: Self.values(o, seed: 3)) : nil
         let y = NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: .same(pad))
+        #expect(Winograd.applies(c: c, o: o, kh: k, kw: k, stride: stride, padding: .same(pad), h: h, w: w) == (k == 3 && stride == 1 && h * w >= 4096))
         let ref = Self.reference(x, weight, bias, stride: stride, pad: pad)
         #expect(y.count == ref.count)
         let worst = zip(y.data, ref).map { abs(Double($0) - $1) }.max() ?? 0
