@@ -222,7 +222,7 @@ def write_report(rows, peaks, dtypes, args):
              f"- Machine: {cpu}, {os.cpu_count()} cores ({flags})",
              f"- Versions: torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}, Lumen (this commit)",
              f"- Runs per tool: {args.runs}",
-             f"- GEMM peak (PyTorch, 2048³): fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s",
+             f"- GEMM peak (PyTorch, 2048³): fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.1f} GFLOP/s",
              "- stable-diffusion.cpp: " + ("installed but not yet driven by this script" if sdcpp_available()
                                            else "not measured (`stable-diffusion-cpp-python` is not installed here)"),
              ""]
