@@ -214,6 +214,20 @@ public final class SafetensorsFile: @unchecked Sendable {
             default:
                 break
             }
+            release(src)
         }
+    }
+
+    /// Hands the mapped file pages of a tensor that has just been copied back to the kernel
+    /// (`MADV_DONTNEED`; a private read-only file mapping reloads them from the file if they are
+    /// read again). Without this every fp16 byte stays resident next to its fp32 copy until the
+    /// whole file is closed: 2.6 GB more peak memory for SD-Turbo than the model needs.
+    private func release(_ range: UnsafeRawBufferPointer) {
+        guard let start = range.baseAddress, range.count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (Int(bitPattern: start) + page - 1) / page * page
+        let end = (Int(bitPattern: start) + range.count) / page * page
+        guard end > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(pointer, end - first, Int32(MADV_DONTNEED))
     }
 }
