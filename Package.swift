@@ -2,6 +2,10 @@
 import PackageDescription
 
 let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+// The tensor kernels are optimised in debug builds too: SIMD8 arithmetic (`VectorMath`) and the
+// Winograd transforms are ~10× slower unoptimised, which made the debug test suite's generations
+// slow enough to time out under load. Bounds checks stay on in debug (-O, not -Ounchecked).
+let kernels: [SwiftSetting] = optimize + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 let package = Package(
     name: "Lumen",
@@ -33,7 +37,7 @@ let package = Package(
         .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
 
         // Tensor core and CPU kernels (BLAS-backed GEMM, convolution, norms, attention, RNG).
-        .target(name: "LumenTensor", dependencies: ["COpenBLAS"], swiftSettings: optimize),
+        .target(name: "LumenTensor", dependencies: ["COpenBLAS"], swiftSettings: kernels),
         // safetensors, diffusers folder layout, single-file LDM checkpoints, the weight store.
         .target(name: "LumenWeights", dependencies: ["LumenTensor"], swiftSettings: optimize),
         // CLIP byte-level BPE tokenizer.

@@ -57,8 +57,12 @@ public enum Winograd {
         kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && c >= 8 && o >= 8 && h * w >= minimumPixels
     }
 
-    /// Smallest output area (pixels) that takes the Winograd path.
-    static let minimumPixels = 64 * 64
+    /// Floats in each of the transformed input and product buffers (`LUMEN_WINOGRAD_CHUNK_MB`
+    /// overrides, for measuring).
+    static let chunkFloats: Int = (Int(getenvString("LUMEN_WINOGRAD_CHUNK_MB") ?? "") ?? 32) << 18
+
+    /// Smallest output area (pixels) that takes the Winograd path (`LUMEN_WINOGRAD_MIN` overrides).
+    static let minimumPixels: Int = Int(getenvString("LUMEN_WINOGRAD_MIN") ?? "") ?? 64 * 64
 
     /// `U[ξ][oc][ic] = (G g Gᵀ)[ξ]` for every filter, with G's rows written out (no tables):
     /// this runs on every call, so it must stay far cheaper than the GEMMs it feeds.
@@ -94,9 +98,9 @@ public enum Winograd {
         let tilesX = (w + 3) / 4, tilesY = (h + 3) / 4
         let u = transformWeights(weight, o: o, c: c)
         defer { u.deallocate() }
-        // Chunk of tile rows (over all images): 36 · max(c, o) · rows · tilesX ≤ 8 M floats.
+        // Chunk of tile rows (over all images): 36 · max(c, o) · rows · tilesX ≤ chunkFloats.
         let totalRows = n * tilesY
-        let rowsPerChunk = Swift.max(1, Swift.min(totalRows, (8 << 20) / (36 * Swift.max(c, o) * tilesX)))
+        let rowsPerChunk = Swift.max(1, Swift.min(totalRows, chunkFloats / (36 * Swift.max(c, o) * tilesX)))
         let capacity = rowsPerChunk * tilesX
         let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * capacity)
         let m = UnsafeMutablePointer<Float>.allocate(capacity: 36 * o * capacity)
