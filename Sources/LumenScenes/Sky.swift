@@ -30,8 +30,7 @@ struct Sky {
     /// Angular radius of the sun (or moon) disk used for soft shadows, in radians.
     let sunAngularRadius: Float = 0.035
     /// The smooth sky (no stars, sun or moon disk) projected on the 9 real spherical harmonics of
-    /// order ≤ 2, for `irradiance(_:)`.
-    private(set) var harmonics = [V3](repeating: .zero, count: 9)
+    /// order ≤ 2, with Â and the basis constants folded in, for `irradiance(_:)`.
     private var irradianceTerms = [V3](repeating: .zero, count: 9)
 
     init(time: TimeOfDay, sun: V3) {
@@ -72,7 +71,7 @@ struct Sky {
             sunRadiance = 3.2 * transmittance
             exposure = 0.4
         }
-        harmonics = projectOnHarmonics()
+        let harmonics = projectOnHarmonics()
         let a: [Float] = [.pi, 2 * .pi / 3, 2 * .pi / 3, 2 * .pi / 3, .pi / 4, .pi / 4, .pi / 4, .pi / 4, .pi / 4]
         let k: [Float] = [0.282095, 0.488603, 0.488603, 0.488603, 1.092548, 1.092548, 0.315392, 1.092548, 0.546274]
         irradianceTerms = (0..<9).map { harmonics[$0] * (a[$0] * k[$0]) }

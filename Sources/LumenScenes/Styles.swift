@@ -13,6 +13,12 @@ enum StyleFilter {
         }
     }
 
+    /// Whether pixels `k` and `j` show the same surface: same object id and no depth jump.
+    @inline(__always) static func sameSurface(_ k: Int, _ j: Int, _ ids: [Int16], _ depth: [Float]) -> Bool {
+        let d0 = min(depth[k], 80), d1 = min(depth[j], 80)
+        return ids[k] == ids[j] && abs(d0 - d1) <= 0.08 * min(d0, d1) + 0.05
+    }
+
     /// True where the object id changes or depth jumps (silhouettes and creases).
     static func edges(_ ids: [Int16], _ depth: [Float], _ w: Int, _ h: Int) -> [Bool] {
         var e = [Bool](repeating: false, count: w * h)
@@ -23,8 +29,7 @@ enum StyleFilter {
                     let dx = 1 - step, dy = step
                     guard x + dx < w && y + dy < h else { continue }
                     let j = (y + dy) * w + x + dx
-                    let d0 = min(depth[k], 80), d1 = min(depth[j], 80)
-                    if ids[k] != ids[j] || abs(d0 - d1) > 0.08 * min(d0, d1) + 0.05 { e[k] = true; e[j] = true }
+                    if !sameSurface(k, j, ids, depth) { e[k] = true; e[j] = true }
                 }
             }
         }
@@ -42,15 +47,13 @@ enum StyleFilter {
             for y in 0..<h {
                 for x in 0..<w {
                     let k = y * w + x
-                    let d0 = min(depth[k], 80)
                     var sum = SIMD3<Float>.zero, n: Float = 0
                     for dy in -1...1 {
                         for dx in -1...1 {
                             let yy = y + dy, xx = x + dx
                             guard yy >= 0, yy < h, xx >= 0, xx < w else { continue }
                             let j = yy * w + xx
-                            let d1 = min(depth[j], 80)
-                            guard ids[j] == ids[k], abs(d0 - d1) <= 0.08 * min(d0, d1) + 0.05 else { continue }
+                            guard sameSurface(k, j, ids, depth) else { continue }
                             sum += SIMD3(f[j * 3], f[j * 3 + 1], f[j * 3 + 2]); n += 1
                         }
                     }

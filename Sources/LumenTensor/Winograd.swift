@@ -19,30 +19,11 @@ public enum Winograd {
     /// On unless `LUMEN_WINOGRAD=0` (for measuring against the direct path).
     public static let enabled: Bool = getenvString("LUMEN_WINOGRAD") != "0"
 
-    /// Bᵀ (6×6), G (6×3), Aᵀ (4×6) of F(4×4, 3×3) for the points 0, 1, −1, 2, −2, ∞ (the
-    /// transforms below are these matrices written out).
-    static let bt: [Float] = [
-        4, 0, -5, 0, 1, 0,
-        0, -4, -4, 1, 1, 0,
-        0, 4, -4, -1, 1, 0,
-        0, -2, -1, 2, 1, 0,
-        0, 2, -1, -2, 1, 0,
-        0, 4, 0, -5, 0, 1,
-    ]
-    static let g: [Float] = [
-        1.0 / 4, 0, 0,
-        -1.0 / 6, -1.0 / 6, -1.0 / 6,
-        -1.0 / 6, 1.0 / 6, -1.0 / 6,
-        1.0 / 24, 1.0 / 12, 1.0 / 6,
-        1.0 / 24, -1.0 / 12, 1.0 / 6,
-        0, 0, 1,
-    ]
-    static let at: [Float] = [
-        1, 1, 1, 1, 1, 0,
-        0, 1, -1, 2, -2, 0,
-        0, 1, 1, 4, 4, 0,
-        0, 1, -1, 8, -8, 1,
-    ]
+    // The transforms below are the matrices of F(4×4, 3×3) for the points 0, 1, −1, 2, −2, ∞,
+    // written out:
+    //   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
+    //   G  = [1/4 0 0; −1/6 −1/6 −1/6; −1/6 1/6 −1/6; 1/24 1/12 1/6; 1/24 −1/12 1/6; 0 0 1]
+    //   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
 
     /// Whether `conv2d` should take this path: 3×3, stride 1, padding 1, enough channels for the
     /// GEMMs to dominate the transforms.
