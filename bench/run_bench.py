@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Side-by-side CPU benchmark: Lumen vs diffusers (PyTorch) [vs stable-diffusion.cpp when its
-Python package is installed] on the full-size SD-Turbo architecture (SD 2.1 UNet, OpenCLIP ViT-H
+"""Side-by-side CPU benchmark: Lumen vs diffusers (PyTorch) vs stable-diffusion.cpp (through the
+`stable-diffusion-cpp-python` package, built for this CPU) on the full-size SD-Turbo architecture (SD 2.1 UNet, OpenCLIP ViT-H
 text encoder, SD VAE, and TAESD) with random fp16 weights — speed does not depend on the values.
 
 Every tool runs as its own subprocess per run (so each one's peak memory is its own), alternating
@@ -12,6 +12,7 @@ run, and the UNet step's achieved FLOP/s (standard direct-convolution FLOPs, cou
 `torch.utils.flop_counter` on the same UNet) is given as a fraction of it.
 
     python -m venv ~/venv && ~/venv/bin/pip install torch diffusers transformers safetensors
+    CMAKE_ARGS="-DGGML_NATIVE=ON" ~/venv/bin/pip install stable-diffusion-cpp-python   # ~10 min build
     swift build -c release --product lumen
     ~/venv/bin/python bench/run_bench.py [--runs 2] [--configs 512-1,512-4g,256-1] [--decoders vae,taesd]
 
@@ -63,6 +64,24 @@ def build_models(folder, taesd_folder):
     if not os.path.exists(os.path.join(taesd_folder, "config.json")):
         torch.manual_seed(1)
         AutoencoderTiny().to(torch.float16).save_pretrained(taesd_folder)
+
+
+def sdcpp_folder(cache):
+    """The same weights as stable-diffusion.cpp's diffusers loader expects them: it finds the text
+    encoder by `text_model.…` names (as in the real SD-Turbo repository), which transformers ≥ 5
+    no longer writes. UNet and VAE are linked, the text encoder re-saved with the prefix (fp16)."""
+    from safetensors.torch import load_file, save_file
+    folder = cache.rstrip("/") + "-sdcpp"
+    te = os.path.join(folder, "text_encoder", "model.safetensors")
+    if not os.path.exists(te):
+        os.makedirs(os.path.dirname(te), exist_ok=True)
+        for sub in ["unet", "vae"]:
+            link = os.path.join(folder, sub)
+            if not os.path.exists(link):
+                os.symlink(os.path.join(cache, sub), link)
+        tensors = load_file(os.path.join(cache, "text_encoder", "model.safetensors"))
+        save_file({k if k.startswith("text_model.") else "text_model." + k: v for k, v in tensors.items()}, te)
+    return folder
 
 
 def median(xs):
@@ -127,6 +146,51 @@ def torch_worker(args):
     print(json.dumps(r))
 
 
+def sdcpp_worker(args):
+    """One timed run of stable-diffusion.cpp in this process. Its API has no per-stage calls, so
+    the stage times are read from its own log lines of the timed generation (text encoder:
+    `get_learned_condition`, UNet: `sampling` ÷ steps — one step runs both guided passes —,
+    decode: `decode_first_stage`); the total is timed here."""
+    import re
+    import stable_diffusion_cpp as sdcpp
+    size, steps, guidance = CONFIGS[args.config]
+    kwargs = {"model_path": args.model, "n_threads": os.cpu_count(), "verbose": True}
+    if args.decoder == "taesd":
+        kwargs["taesd_path"] = os.path.join(args.taesd, "diffusion_pytorch_model.safetensors")
+    if args.sdcpp_wtype != "default":
+        kwargs["wtype"] = args.sdcpp_wtype
+    sd = sdcpp.StableDiffusion(**kwargs)
+    generate = lambda: sd.generate_image(PROMPT, width=size, height=size, sample_steps=steps, seed=0,
+                                         cfg_scale=guidance if guidance > 1 else 1.0, sample_method="euler")
+    generate()  # warm-up, untimed
+    print("@@timed", file=sys.stderr, flush=True)
+    total = time_it(generate)
+    print("@@end", file=sys.stderr, flush=True)
+    print(json.dumps({"total_s": total, "steps": steps,
+                      "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+
+
+def parse_sdcpp_log(log, steps):
+    import re
+    timed = log.split("@@timed", 1)[-1].split("@@end", 1)[0]
+    def seconds(pattern):
+        m = re.search(pattern + r" completed, taking ([0-9.]+)(m?s)", timed)
+        if not m:
+            raise RuntimeError(f"stable-diffusion.cpp log has no '{pattern}' time:\n{timed[-2000:]}")
+        return float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+    return {"text_encoder_s": seconds("get_learned_condition"), "unet_step_s": seconds("sampling") / steps,
+            "vae_decode_s": seconds("decode_first_stage")}
+
+
+def run_sdcpp(args, config, decoder):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "sdcpp", "--model", sdcpp_folder(args.cache),
+           "--taesd", args.taesd, "--config", config, "--decoder", decoder, "--sdcpp-wtype", args.sdcpp_wtype]
+    p = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    r.update(parse_sdcpp_log(p.stderr, r["steps"]))
+    return r
+
+
 def run_lumen(args, config, decoder):
     size, steps, guidance = CONFIGS[config]
     cmd = [args.lumen, "bench", "--model", args.cache, "-W", str(size), "-H", str(size), "--steps", str(steps),
@@ -161,6 +225,10 @@ def main():
     ap.add_argument("--lumen", default=os.path.join(ROOT, ".build/release/lumen"))
     ap.add_argument("--bf16", choices=["auto", "yes", "no"], default="auto",
                     help="also time PyTorch with bf16 autocast (auto: when its bf16 GEMM beats fp32 here)")
+    ap.add_argument("--sdcpp", choices=["auto", "yes", "no"], default="auto",
+                    help="also time stable-diffusion.cpp (auto: when stable-diffusion-cpp-python is installed)")
+    ap.add_argument("--sdcpp-wtype", default="default",
+                    help="stable-diffusion.cpp weight type (default: as stored, fp16; e.g. f32)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     # Worker mode (internal): one PyTorch run in its own process.
     ap.add_argument("--worker")
@@ -171,6 +239,8 @@ def main():
     args = ap.parse_args()
     if args.worker == "torch":
         return torch_worker(args)
+    if args.worker == "sdcpp":
+        return sdcpp_worker(args)
     for c in args.configs.split(","):
         if c not in CONFIGS:
             sys.exit(f"unknown config {c!r}; known: {', '.join(CONFIGS)}")
@@ -178,6 +248,7 @@ def main():
     peaks = gemm_peaks()
     print("GEMM peak GFLOP/s", {k: round(v, 1) for k, v in peaks.items()}, flush=True)
     dtypes = ["fp32"] + (["bf16"] if args.bf16 == "yes" or (args.bf16 == "auto" and peaks["bf16"] > peaks["fp32"]) else [])
+    use_sdcpp = args.sdcpp == "yes" or (args.sdcpp == "auto" and sdcpp_available())
     rows = []
     for config in args.configs.split(","):
         size, steps, guidance = CONFIGS[config]
@@ -186,6 +257,8 @@ def main():
             tools = {"lumen": lambda: run_lumen(args, config, decoder)}
             for d in dtypes:
                 tools[f"torch_{d}"] = (lambda d=d: run_torch(args, config, decoder, d))
+            if use_sdcpp:
+                tools["sdcpp"] = lambda: run_sdcpp(args, config, decoder)
             results = {t: [] for t in tools}
             for run in range(args.runs):
                 for name, fn in tools.items():
@@ -198,10 +271,10 @@ def main():
                 row[name] = {k: median([r[k] for r in rs]) for k in STAGES}
                 row[name]["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in rs)
             rows.append(row)
-    write_report(rows, peaks, dtypes, args)
+    write_report(rows, peaks, dtypes, use_sdcpp, args)
 
 
-def write_report(rows, peaks, dtypes, args):
+def write_report(rows, peaks, dtypes, use_sdcpp, args):
     import diffusers
     import torch
     import transformers
@@ -215,7 +288,11 @@ def write_report(rows, peaks, dtypes, args):
         flags = ", ".join(f for f in ["avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"] if f in have)
     except Exception:
         pass
-    peers = [f"torch_{d}" for d in dtypes]
+    peers = [f"torch_{d}" for d in dtypes] + (["sdcpp"] if use_sdcpp else [])
+    sdcpp_version = "not installed"
+    if sdcpp_available():
+        import importlib.metadata
+        sdcpp_version = importlib.metadata.version("stable-diffusion-cpp-python")
     lines = ["# Benchmarks", "",
              "Produced by `bench/run_bench.py`: random full-size SD-Turbo weights (fp16 on disk; Lumen computes in fp32), "
              "each tool in its own process per run, alternating; medians; ratio = peer time ÷ Lumen time (> 1: Lumen faster).", "",
@@ -223,19 +300,22 @@ def write_report(rows, peaks, dtypes, args):
              f"- Versions: torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}, Lumen (this commit)",
              f"- Runs per tool: {args.runs}",
              f"- GEMM peak (PyTorch, 2048³): fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.1f} GFLOP/s",
-             "- stable-diffusion.cpp: " + ("installed but not yet driven by this script" if sdcpp_available()
+             "- stable-diffusion.cpp: " + (f"stable-diffusion-cpp-python {sdcpp_version} (built from source for this CPU, "
+                                           f"weights {'as stored (fp16)' if args.sdcpp_wtype == 'default' else args.sdcpp_wtype}, "
+                                           "stage times from its own log)" if use_sdcpp
                                            else "not measured (`stable-diffusion-cpp-python` is not installed here)"),
              ""]
     for r in rows:
         lines += [f"## {r['size']}×{r['size']}, {r['steps']} step(s), guidance {r['guidance']}, decoder {r['decoder']}", ""]
-        lines.append("| stage | Lumen (s) | " + " | ".join(f"{p} (s) | ratio" for p in peers) + " |")
-        lines.append("|---|---|" + "---|---|" * len(peers))
+        lines.append("| stage | Lumen (s) | " + " | ".join(f"{p} (s) | ratio" for p in peers) + " | vs fastest peer |")
+        lines.append("|---|---|" + "---|---|" * len(peers) + "---|")
         for k in STAGES:
             l = r["lumen"][k]
             cells = " | ".join(f"{r[p][k]:.3f} | {r[p][k] / l:.2f}×" for p in peers)
-            lines.append(f"| {k[:-2]} | {l:.3f} | {cells} |")
+            lines.append(f"| {k[:-2]} | {l:.3f} | {cells} | {min(r[p][k] for p in peers) / l:.2f}× |")
         mem = " | ".join(f"{r[p]['peak_rss_bytes'] / 2**30:.2f} | {r[p]['peak_rss_bytes'] / r['lumen']['peak_rss_bytes']:.2f}×" for p in peers)
-        lines.append(f"| peak RSS (GiB) | {r['lumen']['peak_rss_bytes'] / 2**30:.2f} | {mem} |")
+        lean = min(r[p]['peak_rss_bytes'] for p in peers) / r['lumen']['peak_rss_bytes']
+        lines.append(f"| peak RSS (GiB) | {r['lumen']['peak_rss_bytes'] / 2**30:.2f} | {mem} | {lean:.2f}× |")
         achieved = r["unet_gflop"] / r["lumen"]["unet_step_s"]
         lines += ["", f"UNet call: {r['unet_gflop']:.0f} GFLOP (direct); Lumen {achieved:.0f} GFLOP/s = "
                       f"{100 * achieved / peaks['fp32']:.0f} % of the fp32 GEMM peak", ""]

@@ -12,7 +12,7 @@ public enum NN {
         let m = x.count / k
         var outShape = x.shape
         outShape[outShape.count - 1] = n
-        return Tensor(uninitializedShape: outShape) { o in
+        return OpProfiler.measure("linear \(k)→\(n) ×\(m)") { Tensor(uninitializedShape: outShape) { o in
             let out = o.baseAddress!
             if let bias {
                 bias.data.withUnsafeBufferPointer { b in
@@ -26,7 +26,7 @@ public enum NN {
                               beta: bias == nil ? 0 : 1, c: out, ldc: n)
                 }
             }
-        }
+        } }
     }
 
     /// Padding of a 2-D convolution, in pixels on each side.
@@ -53,10 +53,12 @@ public enum NN {
         let outW = (w + padding.left + padding.right - kw) / stride + 1
         let outHW = outH * outW
         let kdim = c * kh * kw
-        return Tensor(uninitializedShape: [n, o, outH, outW]) { out in
+        let winograd = Winograd.enabled && Winograd.applies(c: c, o: o, kh: kh, kw: kw, stride: stride, padding: padding, h: h, w: w)
+        return OpProfiler.measure("conv\(kh)x\(kw)\(stride > 1 ? "/\(stride)" : "") \(winograd ? "winograd" : kh * kw == 1 ? "gemm" : "im2col") \(c)→\(o) @\(outH)×\(outW) ×\(n)") {
+        Tensor(uninitializedShape: [n, o, outH, outW]) { out in
             x.data.withUnsafeBufferPointer { xp in
                 weight.data.withUnsafeBufferPointer { wp in
-                    if Winograd.enabled && Winograd.applies(c: c, o: o, kh: kh, kw: kw, stride: stride, padding: padding, h: h, w: w) {
+                    if winograd {
                         let conv = { (bp: UnsafePointer<Float>?) in
                             Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp.baseAddress!, o: o,
                                              bias: bp, out: out.baseAddress!)
@@ -93,7 +95,7 @@ public enum NN {
                     }
                 }
             }
-        }
+        } }
     }
 
     /// Unfolds output rows `y0..<y0+rows` into `col[(c·kh·kw), rows·outW]`.
@@ -140,7 +142,7 @@ public enum NN {
         let n = x.shape[0], c = x.shape[1]
         let hw = x.count / (n * c)
         let per = c / groups
-        return Tensor(uninitializedShape: x.shape) { o in
+        return OpProfiler.measure("groupNorm\(silu ? "+silu" : "") \(c) @\(hw)") { Tensor(uninitializedShape: x.shape) { o in
             x.data.withUnsafeBufferPointer { xp in
                 parallelFor(n * groups) { ng in
                     let b = ng / groups, g = ng % groups
@@ -164,14 +166,14 @@ public enum NN {
                     }
                 }
             }
-        }
+        } }
     }
 
     /// `torch.nn.LayerNorm` over the last dimension.
     public static func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
         let d = x.shape.last!
         let rows = x.count / d
-        return Tensor(uninitializedShape: x.shape) { o in
+        return OpProfiler.measure("layerNorm \(d)") { Tensor(uninitializedShape: x.shape) { o in
             x.data.withUnsafeBufferPointer { xp in
                 weight.data.withUnsafeBufferPointer { g in
                     bias.data.withUnsafeBufferPointer { bt in
@@ -190,7 +192,7 @@ public enum NN {
                     }
                 }
             }
-        }
+        } }
     }
 
     /// In-place numerically stable softmax over rows of length `n`.
@@ -212,7 +214,7 @@ public enum NN {
         let dh = dim / heads
         let s = scale ?? 1 / Float(dh).squareRoot()
         let tile = Swift.max(1, Swift.min(lq, (8 << 20) / Swift.max(lk, 1)))
-        return Tensor(uninitializedShape: [b, lq, dim]) { out in
+        return OpProfiler.measure("attention \(lq)×\(lk) \(heads)×\(dh) ×\(b)") { Tensor(uninitializedShape: [b, lq, dim]) { out in
             q.data.withUnsafeBufferPointer { qp in
                 k.data.withUnsafeBufferPointer { kp in
                     v.data.withUnsafeBufferPointer { vp in
@@ -250,6 +252,6 @@ public enum NN {
                     }
                 }
             }
-        }
+        } }
     }
 }

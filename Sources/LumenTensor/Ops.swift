@@ -5,7 +5,7 @@ import Foundation
 
 extension Tensor {
     /// `a + b` for equal shapes.
-    public static func + (a: Tensor, b: Tensor) -> Tensor {
+    public static func + (a: Tensor, b: Tensor) -> Tensor { OpProfiler.measure("add \(a.shape)") {
         precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
         var out = a
         out.data.withUnsafeMutableBufferPointer { o in
@@ -16,29 +16,38 @@ extension Tensor {
             }
         }
         return out
-    }
+    } }
 
     public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
     public static func / (a: Tensor, s: Float) -> Tensor { a.map { $0 / s } }
 
     /// Applies `f` to every element.
     @inlinable
-    public func map(_ f: (Float) -> Float) -> Tensor {
+    public func map(_ f: (Float) -> Float) -> Tensor { OpProfiler.measure("elementwise \(shape)") {
         Tensor(uninitializedShape: shape) { o in
             data.withUnsafeBufferPointer { x in
                 for i in 0..<x.count { o[i] = f(x[i]) }
             }
         }
-    }
+    } }
 
     /// `torch.nn.functional.silu`: x · σ(x).
-    public func silu() -> Tensor {
+    public func silu() -> Tensor { OpProfiler.measure("silu \(shape)") {
         Tensor(uninitializedShape: shape) { o in
             data.withUnsafeBufferPointer { x in VectorMath.affineSiLU(x.baseAddress!, o.baseAddress!, count: x.count) }
         }
-    }
+    } }
     /// `torch.nn.functional.gelu` (exact, erf form).
-    public func gelu() -> Tensor { map { 0.5 * $0 * (1 + Foundation.erf($0 / Float(2).squareRoot())) } }
+    public func gelu() -> Tensor { OpProfiler.measure("gelu \(shape)") {
+        Tensor(uninitializedShape: shape) { o in
+            data.withUnsafeBufferPointer { x in
+                let (src, dst) = (UncheckedSendable(x.baseAddress!), UncheckedSendable(o.baseAddress!))
+                parallelChunks(x.count, minChunk: 1 << 15) { r in
+                    VectorMath.gelu(src.value + r.lowerBound, dst.value + r.lowerBound, count: r.count)
+                }
+            }
+        }
+    } }
     /// CLIP's `quick_gelu`: x · σ(1.702 x).
     public func quickGelu() -> Tensor { map { $0 / (1 + Foundation.exp(-1.702 * $0)) } }
     public func relu() -> Tensor { map { Swift.max($0, 0) } }
@@ -63,7 +72,7 @@ extension Tensor {
     }
 
     /// `torch.cat(tensors, dim=1)` for tensors of equal batch size.
-    public static func concatChannels(_ parts: [Tensor]) -> Tensor {
+    public static func concatChannels(_ parts: [Tensor]) -> Tensor { OpProfiler.measure("concat \(parts.map(\.shape))") {
         let n = parts[0].shape[0]
         let rest = parts[0].shape.dropFirst(2)
         let channels = parts.map { $0.shape[1] }.reduce(0, +)
@@ -81,7 +90,7 @@ extension Tensor {
                 }
             }
         }
-    }
+    } }
 
     /// `torch.cat(tensors, dim=0)`.
     public static func concatBatch(_ parts: [Tensor]) -> Tensor {
@@ -103,7 +112,7 @@ extension Tensor {
 
     /// `x.permute(0, 2, 1)` for a rank-3 tensor: `[B, A, C]` → `[B, C, A]`.
     /// Used to move between NCHW feature maps and `[B, HW, C]` token sequences.
-    public func transposedLast2() -> Tensor {
+    public func transposedLast2() -> Tensor { OpProfiler.measure("transpose \(shape)") {
         let (b, a, c) = (shape[0], shape[1], shape[2])
         return Tensor(uninitializedShape: [b, c, a]) { o in
             data.withUnsafeBufferPointer { x in
@@ -123,10 +132,10 @@ extension Tensor {
                 }
             }
         }
-    }
+    } }
 
     /// `F.interpolate(x, size=(outH, outW), mode="nearest")` for NCHW: source index `floor(dst · in / out)`.
-    public func upsampleNearest(height outH: Int, width outW: Int) -> Tensor {
+    public func upsampleNearest(height outH: Int, width outW: Int) -> Tensor { OpProfiler.measure("upsample \(shape)") {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let sh = Float(h) / Float(outH), sw = Float(w) / Float(outW)
         let srcY = (0..<outH).map { Swift.min(Int((Float($0) * sh).rounded(.down)), h - 1) }
@@ -142,7 +151,7 @@ extension Tensor {
                 }
             }
         }
-    }
+    } }
 
     /// Largest absolute difference to another tensor of the same shape.
     public func maxAbsDifference(_ other: Tensor) -> Float {

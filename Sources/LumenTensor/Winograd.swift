@@ -11,8 +11,9 @@ import Foundation
 /// done directly). The interpolation points 0, ±1, ±2 keep fp32 error around 1e-6 relative
 /// (tested against the direct convolution).
 ///
-/// Transforms run vectorised across the tiles of one row: the input is first gathered into
-/// `[6 × 6][tilesX]` rows so every transform step is a contiguous loop the compiler vectorises.
+/// Transforms run vectorised across the tiles of one row: each input row is first de-interleaved
+/// into its 4 phases (column `4k + q − 1` → phase q, index k), so every transform step is a
+/// contiguous loop over the row's tiles that the compiler vectorises.
 /// Tiles are processed in chunks of whole tile rows so the transformed buffers stay ≤ ~32 MB
 /// each, whatever the picture size (no memory peak at 512×512).
 public enum Winograd {
@@ -77,7 +78,7 @@ public enum Winograd {
                         weight: UnsafePointer<Float>, o: Int, bias: UnsafePointer<Float>?,
                         out: UnsafeMutablePointer<Float>) {
         let tilesX = (w + 3) / 4, tilesY = (h + 3) / 4
-        let u = transformWeights(weight, o: o, c: c)
+        let u = OpProfiler.measure("  winograd filter transform \(c)→\(o)") { transformWeights(weight, o: o, c: c) }
         defer { u.deallocate() }
         // Chunk of tile rows (over all images): 36 · max(c, o) · rows · tilesX ≤ chunkFloats.
         let totalRows = n * tilesY
@@ -90,60 +91,70 @@ public enum Winograd {
         while row0 < totalRows {
             let rows = Swift.min(rowsPerChunk, totalRows - row0)
             let t = rows * tilesX
-            inputTransform(x, c: c, h: h, w: w, tilesX: tilesX, tilesY: tilesY, row0: row0, rows: rows, v: v, t: t)
-            for xi in 0..<36 {
-                BLAS.gemm(m: o, n: t, k: c, a: u + xi * o * c, lda: c, b: v + xi * c * t, ldb: t,
-                          c: m + xi * o * t, ldc: t)
+            OpProfiler.measure("  winograd input transform \(c) @\(h)×\(w)") {
+                inputTransform(x, c: c, h: h, w: w, tilesX: tilesX, tilesY: tilesY, row0: row0, rows: rows, v: v, t: t)
             }
-            outputTransform(m, o: o, h: h, w: w, tilesX: tilesX, tilesY: tilesY, row0: row0, rows: rows, t: t,
-                            bias: bias, out: out)
+            OpProfiler.measure("  winograd GEMMs \(c)→\(o) @\(h)×\(w)") {
+                for xi in 0..<36 {
+                    BLAS.gemm(m: o, n: t, k: c, a: u + xi * o * c, lda: c, b: v + xi * c * t, ldb: t,
+                              c: m + xi * o * t, ldc: t)
+                }
+            }
+            OpProfiler.measure("  winograd output transform \(o) @\(h)×\(w)") {
+                outputTransform(m, o: o, h: h, w: w, tilesX: tilesX, tilesY: tilesY, row0: row0, rows: rows, t: t,
+                                bias: bias, out: out)
+            }
             row0 += rows
         }
     }
 
     /// `V[ξ][ic][tile] = (Bᵀ d B)[ξ]` for the chunk's tiles. One task per channel.
+    ///
+    /// Each of a tile row's 6 input rows is de-interleaved once into its 4 phases
+    /// (`phase[q][k] = row[4k + q − 1]`, zero outside the picture): the 6 patch columns of every
+    /// tile are then contiguous vectors over the tiles (`j` → phase `j mod 4`, shifted by `j / 4`),
+    /// with no per-element bounds test — it read every element 6 times through a branch before.
     static func inputTransform(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, tilesX: Int, tilesY: Int,
                                row0: Int, rows: Int, v: UnsafeMutablePointer<Float>, t: Int) {
+        let stride = tilesX + 1  // phase length: k = 0...tilesX
         parallelFor(c) { ic in
-            // d[i][j][tx]: the 6×6 patches of one tile row, laid out so tx is contiguous.
-            let d = UnsafeMutablePointer<Float>.allocate(capacity: 36 * tilesX)
+            let phases = UnsafeMutablePointer<Float>.allocate(capacity: 6 * 4 * stride)
             let e = UnsafeMutablePointer<Float>.allocate(capacity: 36 * tilesX)
-            defer { d.deallocate(); e.deallocate() }
+            let f = UnsafeMutablePointer<Float>.allocate(capacity: 36 * tilesX)
+            defer { phases.deallocate(); e.deallocate(); f.deallocate() }
             for r in 0..<rows {
                 let global = row0 + r
                 let image = global / tilesY, ty = global % tilesY
                 let plane = x + (image * c + ic) * h * w
                 for i in 0..<6 {
+                    let dst = phases + i * 4 * stride
                     let iy = ty * 4 - 1 + i
-                    for j in 0..<6 {
-                        let dst = d + (i * 6 + j) * tilesX
-                        if iy < 0 || iy >= h {
-                            dst.update(repeating: 0, count: tilesX)
-                            continue
-                        }
-                        let src = plane + iy * w
-                        for tx in 0..<tilesX {
-                            let ix = tx * 4 - 1 + j
-                            dst[tx] = ix >= 0 && ix < w ? src[ix] : 0
-                        }
+                    dst.update(repeating: 0, count: 4 * stride)
+                    guard iy >= 0 && iy < h else { continue }
+                    let src = plane + iy * w
+                    // Element ix sits at s = ix + 1: phase s mod 4, index s / 4.
+                    for ix in 0..<w {
+                        let s = ix + 1
+                        dst[(s & 3) * stride + (s >> 2)] = src[ix]
                     }
                 }
-                // e = Bᵀ d (rows), then V = e B (columns); each line is a vector over tx.
-                transformRows(d, e, n: tilesX)
-                transformColumns(e, d, n: tilesX)
+                transformRows(phases, stride: stride, e, n: tilesX)
+                transformColumns(e, f, n: tilesX)
                 for xi in 0..<36 {
-                    (v + (xi * c + ic) * t + r * tilesX).update(from: d + xi * tilesX, count: tilesX)
+                    (v + (xi * c + ic) * t + r * tilesX).update(from: f + xi * tilesX, count: tilesX)
                 }
             }
         }
     }
 
-    /// `e[a][j] = Σᵢ Bᵀ[a][i] d[i][j]` over vectors of length n (the zeros of Bᵀ written out).
+    /// `e[a][j] = Σᵢ Bᵀ[a][i] d[i][j]` over vectors of length n (the zeros of Bᵀ written out), where
+    /// `d[i][j]` is phase `j mod 4` of row `i`, starting at tile `j / 4`.
     @inline(__always)
-    static func transformRows(_ d: UnsafeMutablePointer<Float>, _ e: UnsafeMutablePointer<Float>, n: Int) {
+    static func transformRows(_ phases: UnsafeMutablePointer<Float>, stride: Int, _ e: UnsafeMutablePointer<Float>, n: Int) {
         for j in 0..<6 {
-            let d0 = d + (0 * 6 + j) * n, d1 = d + (1 * 6 + j) * n, d2 = d + (2 * 6 + j) * n
-            let d3 = d + (3 * 6 + j) * n, d4 = d + (4 * 6 + j) * n, d5 = d + (5 * 6 + j) * n
+            let col = (j & 3) * stride + (j >> 2)
+            let d0 = phases + col, d1 = phases + 4 * stride + col, d2 = phases + 8 * stride + col
+            let d3 = phases + 12 * stride + col, d4 = phases + 16 * stride + col, d5 = phases + 20 * stride + col
             let e0 = e + (0 * 6 + j) * n, e1 = e + (1 * 6 + j) * n, e2 = e + (2 * 6 + j) * n
             let e3 = e + (3 * 6 + j) * n, e4 = e + (4 * 6 + j) * n, e5 = e + (5 * 6 + j) * n
             for k in 0..<n {

@@ -45,12 +45,16 @@ struct Bench: ParsableCommand {
             }
             // One untimed warm-up of everything, then alternate the stages per run.
             _ = try pipeline.generate(request)
+            OpProfiler.reset()
             for _ in 0..<runs {
                 text.append(try time { _ = try pipeline.encode(prompt: request.prompt, count: 1, clipSkip: 0) })
                 let input = guided ? Tensor.concatBatch([latents, latents]) : latents
                 unet.append(try time { _ = try pipeline.unet(input, timestep: 999, context: context) })
                 vae.append(time { _ = pipeline.decodeLatents(latents) })
                 total.append(try time { _ = try pipeline.generate(request) })
+            }
+            if OpProfiler.enabled {
+                FileHandle.standardError.write(Data(("kernel time over the timed runs (LUMEN_PROFILE=1):\n" + OpProfiler.report(limit: Int(ProcessInfo.processInfo.environment["LUMEN_PROFILE_ROWS"] ?? "") ?? 60) + "\n").utf8))
             }
             func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
             let result: [String: Any] = [

@@ -2,7 +2,7 @@ import Foundation
 @testable import LumenTensor
 import Testing
 
-/// The vectorised exp, SiLU, softmax and GroupNorm statistics against scalar double-precision math.
+/// The vectorised exp, erfc, GELU, GEGLU, SiLU, softmax and GroupNorm statistics against scalar double-precision math.
 @Suite struct VectorMathTests {
     @Test func expIsWithinTwoUlpOverTheUsefulRange() {
         var worst = 0.0
@@ -41,5 +41,28 @@ import Testing
         let (sum, squares) = values.withUnsafeBufferPointer { VectorMath.sumAndSquares($0.baseAddress!, count: n) }
         #expect(abs(sum - values.map(Double.init).reduce(0, +)) <= 1e-3)
         #expect(abs(squares - values.map { Double($0) * Double($0) }.reduce(0, +)) <= 1e-6 * squares)
+    }
+
+    @Test func geluAndGegluMatchTheExactErfForm() {
+        let n = 1005  // a scalar-free tail of 5 lanes
+        let values = (0..<n).map { Float(sin(Double($0) * 0.53) * 9) }
+        let gates = values.map { -$0 * 0.7 }
+        var gelu = [Float](repeating: 0, count: n), geglu = gelu
+        values.withUnsafeBufferPointer { src in
+            gelu.withUnsafeMutableBufferPointer { VectorMath.gelu(src.baseAddress!, $0.baseAddress!, count: n) }
+            gates.withUnsafeBufferPointer { g in
+                geglu.withUnsafeMutableBufferPointer { VectorMath.geglu(value: src.baseAddress!, gate: g.baseAddress!, $0.baseAddress!, count: n) }
+            }
+        }
+        func exact(_ x: Double) -> Double { 0.5 * x * (1 + Foundation.erf(x / 2.0.squareRoot())) }
+        for i in 0..<n {
+            let x = Double(values[i]), g = Double(gates[i])
+            #expect(abs(Double(gelu[i]) - exact(x)) <= 1e-6 * max(1, abs(x)), "gelu(\(x))")
+            #expect(abs(Double(geglu[i]) - x * exact(g)) <= 1e-6 * max(1, abs(x * g)), "geglu(\(x), \(g))")
+        }
+        // Far tails: 0 for large negative, x for large positive, never NaN.
+        let tails = VectorMath.gelu(VectorMath.F8(-1000, -30, -9, 0, -0.0, 9, 30, 1000))
+        #expect(abs(tails[0]) < 1e-30 && abs(tails[1]) < 1e-30 && abs(tails[2]) < 1e-15 && tails[3] == 0 && tails[4] == 0)
+        #expect(tails[5] == 9 && tails[6] == 30 && tails[7] == 1000)
     }
 }

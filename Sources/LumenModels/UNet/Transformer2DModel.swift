@@ -39,10 +39,8 @@ public struct BasicTransformerBlock: Sendable {
                 parallelChunks(rows, minChunk: 16) { range in
                     for r in range {
                         let src = r * 2 * inner, dst = r * inner
-                        for i in 0..<inner {
-                            let g = p[src + inner + i]
-                            o[dst + i] = p[src + i] * (0.5 * g * (1 + erff(g * 0.70710678118654752)))
-                        }
+                        VectorMath.geglu(value: p.baseAddress! + src, gate: p.baseAddress! + src + inner,
+                                         o.baseAddress! + dst, count: inner)
                     }
                 }
             }
