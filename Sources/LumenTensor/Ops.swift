@@ -5,18 +5,28 @@ import Foundation
 
 extension Tensor {
     /// `a + b` for equal shapes.
-    public static func + (a: Tensor, b: Tensor) -> Tensor { OpProfiler.measure("add \(a.shape)") {
-        precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
         var out = a
-        out.data.withUnsafeMutableBufferPointer { o in
-            b.data.withUnsafeBufferPointer { bp in
-                parallelChunks(o.count, minChunk: 1 << 16) { r in
-                    for i in r { o[i] += bp[i] }
+        out += b
+        return out
+    }
+
+    /// `a += b` in place (`a.add_(b)`). Residual connections use this form on the freshly computed
+    /// branch: `a + b` must first copy `a` when the caller still holds it, and at 512×512 the VAE's
+    /// feature maps are 128–512 MB, so each avoided copy is a full memory pass and its page faults.
+    public static func += (a: inout Tensor, b: Tensor) {
+        precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
+        OpProfiler.measure("add \(a.shape)") {
+            a.data.withUnsafeMutableBufferPointer { o in
+                b.data.withUnsafeBufferPointer { bp in
+                    let (op, src) = (UncheckedSendable(o.baseAddress!), UncheckedSendable(bp.baseAddress!))
+                    parallelChunks(o.count, minChunk: 1 << 16) { r in
+                        for i in r { op.value[i] += src.value[i] }
+                    }
                 }
             }
         }
-        return out
-    } }
+    }
 
     public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
     public static func / (a: Tensor, s: Float) -> Tensor { a.map { $0 / s } }
@@ -55,11 +65,17 @@ extension Tensor {
 
     /// Adds `bias[c]` to every element of channel `c` of an NCHW tensor (`x + b[None, :, None, None]`).
     public func addingChannelBias(_ bias: Tensor) -> Tensor {
+        var out = self
+        out.addChannelBias(bias)
+        return out
+    }
+
+    /// `x += b[None, :, None, None]` in place; `bias` holds `C` values or one per image (`N·C`).
+    public mutating func addChannelBias(_ bias: Tensor) {
         let (n, c) = (shape[0], shape[1])
         let hw = count / (n * c)
         precondition(bias.count == n * c || bias.count == c)
-        var out = self
-        out.data.withUnsafeMutableBufferPointer { o in
+        data.withUnsafeMutableBufferPointer { o in
             bias.data.withUnsafeBufferPointer { b in
                 for i in 0..<(n * c) {
                     let v = b.count == c ? b[i % c] : b[i]
@@ -68,7 +84,18 @@ extension Tensor {
                 }
             }
         }
-        return out
+    }
+
+    /// `relu_()`: negative elements set to zero, in place.
+    public mutating func formReLU() {
+        OpProfiler.measure("relu \(shape)") {
+            data.withUnsafeMutableBufferPointer { o in
+                let op = UncheckedSendable(o.baseAddress!)
+                parallelChunks(o.count, minChunk: 1 << 16) { r in
+                    for i in r { op.value[i] = Swift.max(op.value[i], 0) }
+                }
+            }
+        }
     }
 
     /// `torch.cat(tensors, dim=1)` for tensors of equal batch size.

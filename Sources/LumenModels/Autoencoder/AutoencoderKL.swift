@@ -59,7 +59,9 @@ struct VAEAttention: Sendable {
     func callAsFunction(_ x: Tensor) -> Tensor {
         let (h, w) = (x.shape[2], x.shape[3])
         let seq = tokens(fromImage: groupNorm(x))
-        return image(fromTokens: attention(seq), height: h, width: w) + x
+        var out = image(fromTokens: attention(seq), height: h, width: w)
+        out += x
+        return out
     }
 }
 

@@ -48,8 +48,10 @@ enum TinyLayer: Sendable {
         case let .act(a): return a(x)
         case let .block(conv, skip, act):
             // AutoencoderTinyBlock: relu(conv(act(conv(act(conv(x))))) + skip(x))
-            let h = conv[2](act(conv[1](act(conv[0](x)))))
-            return (h + (skip.map { $0(x) } ?? x)).relu()
+            var h = conv[2](act(conv[1](act(conv[0](x)))))
+            h += skip.map { $0(x) } ?? x
+            h.formReLU()
+            return h
         case let .upsample(f): return x.upsampleNearest(height: x.shape[2] * f, width: x.shape[3] * f)
         }
     }

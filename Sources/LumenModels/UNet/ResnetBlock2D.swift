@@ -25,11 +25,10 @@ public struct ResnetBlock2D: Sendable {
     public func callAsFunction(_ x: Tensor, temb: Tensor?) -> Tensor {
         var h = conv1(norm1(x, silu: true))
         if let timeEmbProj, let temb {
-            h = h.addingChannelBias(timeEmbProj(temb))
+            h.addChannelBias(timeEmbProj(temb))
         }
-        h = conv2(norm2(h, silu: true))
-        let skip = convShortcut.map { $0(x) } ?? x
-        var out = skip + h
+        var out = conv2(norm2(h, silu: true))
+        out += convShortcut.map { $0(x) } ?? x  // in place on the fresh branch: no copy of x
         if outputScaleFactor != 1 { out = out / outputScaleFactor }
         return out
     }

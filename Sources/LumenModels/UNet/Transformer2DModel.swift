@@ -23,9 +23,14 @@ public struct BasicTransformerBlock: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
-        var h = x + attn1(norm1(x))
-        h = h + attn2(norm2(h), context: context)
-        return h + ffOut(geglu(ffProj(norm3(h))))
+        // Residuals added in place into the fresh branch outputs (no copies of the stream).
+        var h = attn1(norm1(x))
+        h += x
+        var a = attn2(norm2(h), context: context)
+        a += h
+        var f = ffOut(geglu(ffProj(norm3(a))))
+        f += a
+        return f
     }
 
     /// GEGLU (Shazeer 2020): `value · gelu(gate)` where the projection's last dim is `[value | gate]`.
@@ -82,7 +87,8 @@ public struct Transformer2DModel: Sendable {
         } else {
             y = image(fromTokens: projOutLinear!(seq), height: h, width: w)
         }
-        return y + x
+        y += x
+        return y
     }
 }
 
