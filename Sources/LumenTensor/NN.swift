@@ -41,7 +41,8 @@ public enum NN {
     /// `torch.nn.functional.conv2d` for NCHW input and `[O, C, kh, kw]` weights.
     ///
     /// 3×3 stride-1 "same" convolutions with enough channels use Winograd F(4×4, 3×3) (see
-    /// `Winograd`), 4× fewer multiplications.
+    /// `Winograd`), 4× fewer multiplications; those with at most 4 outputs (image heads) a direct
+    /// stencil (`conv3x3FewOutputs`).
     /// Otherwise lowered to GEMM: 1×1 stride-1 convolutions multiply directly; others unfold the input
     /// (im2col) in bands of output rows so the unfolded buffer stays small (≤ ~16 MB), which keeps
     /// memory flat even for the 512×512 VAE decoder.
@@ -53,11 +54,21 @@ public enum NN {
         let outW = (w + padding.left + padding.right - kw) / stride + 1
         let outHW = outH * outW
         let kdim = c * kh * kw
-        let winograd = Winograd.enabled && Winograd.applies(c: c, o: o, kh: kh, kw: kw, stride: stride, padding: padding, h: h, w: w)
-        return OpProfiler.measure("conv\(kh)x\(kw)\(stride > 1 ? "/\(stride)" : "") \(winograd ? "winograd" : kh * kw == 1 ? "gemm" : "im2col") \(c)→\(o) @\(outH)×\(outW) ×\(n)") {
+        let fewOutputs = o <= fewOutputsMaximum && kh == 3 && kw == 3 && stride == 1 && padding == .same(1)
+        let winograd = !fewOutputs && Winograd.enabled && Winograd.applies(c: c, o: o, kh: kh, kw: kw, stride: stride, padding: padding, h: h, w: w)
+        let path = fewOutputs ? "direct" : winograd ? "winograd" : kh * kw == 1 ? "gemm" : "im2col"
+        return OpProfiler.measure("conv\(kh)x\(kw)\(stride > 1 ? "/\(stride)" : "") \(path) \(c)→\(o) @\(outH)×\(outW) ×\(n)") {
         Tensor(uninitializedShape: [n, o, outH, outW]) { out in
             x.data.withUnsafeBufferPointer { xp in
                 weight.data.withUnsafeBufferPointer { wp in
+                    if fewOutputs {
+                        let conv = { (bp: UnsafePointer<Float>?) in
+                            conv3x3FewOutputs(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp.baseAddress!, o: o,
+                                              bias: bp, out: out.baseAddress!)
+                        }
+                        if let bias { bias.data.withUnsafeBufferPointer { conv($0.baseAddress!) } } else { conv(nil) }
+                        return
+                    }
                     if winograd {
                         let conv = { (bp: UnsafePointer<Float>?) in
                             Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp.baseAddress!, o: o,
@@ -96,6 +107,49 @@ public enum NN {
                 }
             }
         } }
+    }
+
+    /// Output channels up to which 3×3 "same" convolutions run `conv3x3FewOutputs`.
+    static let fewOutputsMaximum = 4
+
+    /// Direct 3×3, stride 1, padding 1 convolution for at most `fewOutputsMaximum` output channels:
+    /// the image heads (`conv_out` of the VAE and TAESD decoders, 128/64 → 3, and of the UNet,
+    /// 320 → 4). As a GEMM these have M = 3 or 4 rows, which leaves most of a GEMM micro-kernel's
+    /// lanes empty while the im2col matrix (9·C × pixels) is written and packed in full: measured
+    /// 4 GFLOP/s, a quarter of a second per 512×512 decode. Here each task owns output rows and
+    /// streams every input row once per kernel row into all outputs' accumulators (the inner loop
+    /// is a 3-tap stencil over a row, which the compiler vectorises).
+    static func conv3x3FewOutputs(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int,
+                                  weight: UnsafePointer<Float>, o: Int, bias: UnsafePointer<Float>?,
+                                  out: UnsafeMutablePointer<Float>) {
+        let rowsPerTask = Swift.max(1, Swift.min(h, 4096 / Swift.max(w, 1)))
+        let tasksPerImage = (h + rowsPerTask - 1) / rowsPerTask
+        parallelFor(n * tasksPerImage) { task in
+            let b = task / tasksPerImage
+            let y0 = (task % tasksPerImage) * rowsPerTask
+            for y in y0..<Swift.min(h, y0 + rowsPerTask) {
+                for oc in 0..<o {
+                    (out + ((b * o + oc) * h + y) * w).update(repeating: bias?[oc] ?? 0, count: w)
+                }
+                for ic in 0..<c {
+                    let plane = x + (b * c + ic) * h * w
+                    for ky in 0..<3 {
+                        let iy = y + ky - 1
+                        guard iy >= 0 && iy < h else { continue }
+                        let row = plane + iy * w
+                        for oc in 0..<o {
+                            let k = weight + ((oc * c + ic) * 3 + ky) * 3
+                            let (w0, w1, w2) = (k[0], k[1], k[2])
+                            let dst = out + ((b * o + oc) * h + y) * w
+                            guard w > 1 else { dst[0] += w1 * row[0]; continue }
+                            dst[0] += w1 * row[0] + w2 * row[1]
+                            for xo in 1..<(w - 1) { dst[xo] += w0 * row[xo - 1] + w1 * row[xo] + w2 * row[xo + 1] }
+                            dst[w - 1] += w0 * row[w - 2] + w1 * row[w - 1]
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Unfolds output rows `y0..<y0+rows` into `col[(c·kh·kw), rows·outW]`.

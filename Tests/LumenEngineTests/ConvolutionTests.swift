@@ -3,7 +3,8 @@ import Foundation
 import Testing
 
 /// `NN.conv2d` against a direct double-precision convolution, for each lowering it picks:
-/// Winograd F(4×4, 3×3), im2col + GEMM (strided, other paddings), and 1×1 GEMM.
+/// Winograd F(4×4, 3×3), the direct few-output 3×3 kernel, im2col + GEMM (strided, other
+/// paddings), and 1×1 GEMM.
 @Suite struct ConvolutionTests {
     /// Deterministic values in [-1, 1) (a 64-bit LCG; no dependence on the system's RNG).
     static func values(_ count: Int, seed: UInt64) -> [Float] {
@@ -37,6 +38,8 @@ import Testing
         (2, 16, 12, 67, 63, 3, 1, 1, true), (1, 8, 8, 64, 64, 3, 1, 1, false), (1, 24, 16, 65, 70, 3, 1, 1, true),
         (1, 40, 24, 9, 23, 3, 1, 1, true),
         (2, 16, 8, 12, 12, 3, 2, 1, true), (1, 4, 6, 7, 5, 3, 1, 1, true), (2, 16, 8, 6, 7, 1, 1, 0, true),
+        // Direct few-output path (image heads), including one-pixel-wide and one-row pictures.
+        (2, 64, 3, 70, 67, 3, 1, 1, true), (1, 20, 4, 5, 1, 3, 1, 1, false), (1, 7, 1, 1, 9, 3, 1, 1, true),
     ])
     func matchesDirectConvolution(_ p: (Int, Int, Int, Int, Int, Int, Int, Int, Bool)) {
         let (n, c, o, h, w, k, stride, pad, hasBias) = p
@@ -44,7 +47,7 @@ import Testing
         let weight = Tensor(shape: [o, c, k, k], data: Self.values(o * c * k * k, seed: 2).map { $0 * 0.3 })
         let bias = hasBias ? Tensor(shape: [o], data: Self.values(o, seed: 3)) : nil
         let y = NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: .same(pad))
-        #expect(Winograd.applies(c: c, o: o, kh: k, kw: k, stride: stride, padding: .same(pad), h: h, w: w) == (k == 3 && stride == 1 && h * w >= 4096))
+        #expect(Winograd.applies(c: c, o: o, kh: k, kw: k, stride: stride, padding: .same(pad), h: h, w: w) == (k == 3 && stride == 1 && h * w >= 4096 && c >= 8 && o >= 8))
         let ref = Self.reference(x, weight, bias, stride: stride, pad: pad)
         #expect(y.count == ref.count)
         let worst = zip(y.data, ref).map { abs(Double($0) - $1) }.max() ?? 0
