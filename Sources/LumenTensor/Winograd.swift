@@ -36,12 +36,15 @@ public enum Winograd {
     /// (filter transforms of the 1280-channel layers), from 32² up 1.04× slower, from 64² up
     /// even (single runs, ±10 % noise); the VAE decoder (64² to 512²) got 1.8× faster.
     static func applies(c: Int, o: Int, kh: Int, kw: Int, stride: Int, padding: NN.Padding, h: Int, w: Int) -> Bool {
-        kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && c >= 8 && o >= 8 && h * w >= minimumPixels
+        kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && c >= minimumChannels && o >= minimumChannels && h * w >= minimumPixels
     }
 
     /// Floats in each of the transformed input and product buffers (`LUMEN_WINOGRAD_CHUNK_MB`
     /// overrides, for measuring).
     static let chunkFloats: Int = (Int(getenvString("LUMEN_WINOGRAD_CHUNK_MB") ?? "") ?? 32) << 18
+
+    /// Fewest input and output channels that take the Winograd path (`LUMEN_WINOGRAD_CHANNELS` overrides).
+    static let minimumChannels: Int = Int(getenvString("LUMEN_WINOGRAD_CHANNELS") ?? "") ?? 8
 
     /// Smallest output area (pixels) that takes the Winograd path (`LUMEN_WINOGRAD_MIN` overrides).
     static let minimumPixels: Int = Int(getenvString("LUMEN_WINOGRAD_MIN") ?? "") ?? 64 * 64
