@@ -230,6 +230,8 @@ def main():
     ap.add_argument("--sdcpp-wtype", default="default",
                     help="stable-diffusion.cpp weight type (default: as stored, fp16; e.g. f32)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    ap.add_argument("--append", action="store_true",
+                    help="add this run's tables to an existing report (for example the long 4-step configs with fewer runs)")
     # Worker mode (internal): one PyTorch run in its own process.
     ap.add_argument("--worker")
     ap.add_argument("--model")
@@ -305,8 +307,12 @@ def write_report(rows, peaks, dtypes, use_sdcpp, args):
                                            "stage times from its own log)" if use_sdcpp
                                            else "not measured (`stable-diffusion-cpp-python` is not installed here)"),
              ""]
+    appending = args.append and os.path.exists(args.out)
+    if appending:
+        lines = []
     for r in rows:
-        lines += [f"## {r['size']}×{r['size']}, {r['steps']} step(s), guidance {r['guidance']}, decoder {r['decoder']}", ""]
+        title = f"## {r['size']}×{r['size']}, {r['steps']} step(s), guidance {r['guidance']}, decoder {r['decoder']}"
+        lines += [title + (f" ({args.runs} run(s) per tool)" if appending else ""), ""]
         lines.append("| stage | Lumen (s) | " + " | ".join(f"{p} (s) | ratio" for p in peers) + " | vs fastest peer |")
         lines.append("|---|---|" + "---|---|" * len(peers) + "---|")
         for k in STAGES:
@@ -319,8 +325,8 @@ def write_report(rows, peaks, dtypes, use_sdcpp, args):
         achieved = r["unet_gflop"] / r["lumen"]["unet_step_s"]
         lines += ["", f"UNet call: {r['unet_gflop']:.0f} GFLOP (direct); Lumen {achieved:.0f} GFLOP/s = "
                       f"{100 * achieved / peaks['fp32']:.0f} % of the fp32 GEMM peak", ""]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines))
+    with open(args.out, "a" if appending else "w") as f:
+        f.write(("\n" if appending else "") + "\n".join(lines))
     print(f"wrote {args.out}")
 
 
