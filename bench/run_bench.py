@@ -84,6 +84,20 @@ def sdcpp_folder(cache):
     return folder
 
 
+def peak_rss_bytes():
+    """This process's peak resident memory: `VmHWM` of /proc/self/status. Not `getrusage`:
+    Linux carries `ru_maxrss` across fork + exec, so every worker would report at least this
+    script's own size at the moment it started the worker."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def median(xs):
     return statistics.median(xs)
 
@@ -142,7 +156,7 @@ def torch_worker(args):
              "unet_step_s": time_it(lambda: pipe.unet(torch.cat([lat] * batch), 999, encoder_hidden_states=ctx)),
              "vae_decode_s": time_it(lambda: pipe.vae.decode(lat / scale)),
              "total_s": time_it(generate)}
-    r["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    r["peak_rss_bytes"] = peak_rss_bytes()
     print(json.dumps(r))
 
 
@@ -167,7 +181,7 @@ def sdcpp_worker(args):
     total = time_it(generate)
     print("@@end", file=sys.stderr, flush=True)
     print(json.dumps({"total_s": total, "steps": steps,
-                      "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                      "peak_rss_bytes": peak_rss_bytes()}))
 
 
 def parse_sdcpp_log(log, steps):
