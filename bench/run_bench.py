@@ -165,7 +165,6 @@ def sdcpp_worker(args):
     the stage times are read from its own log lines of the timed generation (text encoder:
     `get_learned_condition`, UNet: `sampling` ÷ steps — one step runs both guided passes —,
     decode: `decode_first_stage`); the total is timed here."""
-    import re
     import stable_diffusion_cpp as sdcpp
     size, steps, guidance = CONFIGS[args.config]
     kwargs = {"model_path": args.model, "n_threads": os.cpu_count(), "verbose": True}

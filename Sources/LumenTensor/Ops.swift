@@ -63,13 +63,6 @@ extension Tensor {
     public func relu() -> Tensor { map { Swift.max($0, 0) } }
     public func tanh() -> Tensor { map { Foundation.tanh($0) } }
 
-    /// Adds `bias[c]` to every element of channel `c` of an NCHW tensor (`x + b[None, :, None, None]`).
-    public func addingChannelBias(_ bias: Tensor) -> Tensor {
-        var out = self
-        out.addChannelBias(bias)
-        return out
-    }
-
     /// `x += b[None, :, None, None]` in place; `bias` holds `C` values or one per image (`N·C`).
     public mutating func addChannelBias(_ bias: Tensor) {
         let (n, c) = (shape[0], shape[1])
