@@ -9,6 +9,18 @@ public enum BLAS {
         return true
     }()
 
+    /// Runs `body` with OpenBLAS on one thread, for kernels that parallelise over independent
+    /// GEMMs themselves (each task's GEMM then runs inline on the task's thread, on data sized for
+    /// that core's cache). OpenBLAS's thread count is process-wide (0.3.21 has no per-call or
+    /// per-thread setting), so it is restored afterwards.
+    public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
+        _ = configured
+        guard ComputeThreads.count > 1 else { return try body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(ComputeThreads.count)) }
+        return try body()
+    }
+
     /// `C[M×N] = alpha · op(A) · op(B) + beta · C`, with leading dimensions in elements.
     @inlinable
     public static func gemm(

@@ -260,46 +260,54 @@ public enum NN {
     /// `q` is `[B, Lq, H·d]`, `k` and `v` are `[B, Lk, H·d]`; returns `[B, Lq, H·d]`, i.e. the
     /// result of `scaled_dot_product_attention` followed by merging heads, as diffusers'
     /// `AttnProcessor2_0` does. Heads are addressed through GEMM leading dimensions, so no
-    /// head split/merge copies are made; query rows are processed in tiles to bound the score
-    /// matrix. `causal` masks keys after each query (CLIP's text encoder).
+    /// head split/merge copies are made. `causal` masks keys after each query (CLIP's text encoder).
+    ///
+    /// Work is split into tasks of (image, head, tile of query rows), run in parallel, each with a
+    /// single-threaded GEMM pair, so a tile's score block (`rows × Lk`, ≤ `tileFloats`) stays in its
+    /// core's cache from `Q·Kᵀ` through the softmax to `P·V`; the softmax leaves its rows
+    /// unnormalised and the 64-wide output rows are divided instead (FlashAttention's deferred
+    /// normalisation, Dao et al. 2022). Before, a 2048×4096 block per head went through memory
+    /// four times with both cores on each GEMM: the UNet's 4096-token self-attention ran at ~50
+    /// GFLOP/s.
     public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool = false, scale: Float? = nil) -> Tensor {
         let (b, lq, dim) = (q.shape[0], q.shape[1], q.shape[2])
         let lk = k.shape[1]
         let dh = dim / heads
         let s = scale ?? 1 / Float(dh).squareRoot()
-        let tile = Swift.max(1, Swift.min(lq, (8 << 20) / Swift.max(lk, 1)))
+        let tile = Swift.max(1, Swift.min(lq, attentionTileFloats / Swift.max(lk, 1)))
+        let tilesPerHead = (lq + tile - 1) / tile
         return OpProfiler.measure("attention \(lq)×\(lk) \(heads)×\(dh) ×\(b)") { Tensor(uninitializedShape: [b, lq, dim]) { out in
             q.data.withUnsafeBufferPointer { qp in
                 k.data.withUnsafeBufferPointer { kp in
                     v.data.withUnsafeBufferPointer { vp in
-                        let scores = UnsafeMutablePointer<Float>.allocate(capacity: tile * lk)
-                        defer { scores.deallocate() }
-                        for bi in 0..<b {
-                            for h in 0..<heads {
+                        BLAS.singleThreaded {
+                            parallelFor(b * heads * tilesPerHead) { task in
+                                let bi = task / (heads * tilesPerHead)
+                                let h = (task / tilesPerHead) % heads
+                                let r0 = (task % tilesPerHead) * tile
+                                let rows = Swift.min(tile, lq - r0)
                                 let qh = qp.baseAddress! + bi * lq * dim + h * dh
                                 let kh = kp.baseAddress! + bi * lk * dim + h * dh
                                 let vh = vp.baseAddress! + bi * lk * dim + h * dh
                                 let oh = out.baseAddress! + bi * lq * dim + h * dh
-                                var r0 = 0
-                                while r0 < lq {
-                                    let rows = Swift.min(tile, lq - r0)
-                                    BLAS.gemm(transB: true, m: rows, n: lk, k: dh, alpha: s,
-                                              a: qh + r0 * dim, lda: dim, b: kh, ldb: dim,
-                                              c: scores, ldc: lk)
-                                    if causal {
-                                        for r in 0..<rows {
-                                            let row = scores + r * lk
-                                            let qi = r0 + r
-                                            if qi + 1 < lk { (row + qi + 1).update(repeating: -.infinity, count: lk - qi - 1) }
-                                        }
-                                    }
-                                    let sp = UncheckedSendable(scores)
-                                    parallelChunks(rows, minChunk: Swift.max(1, 16384 / Swift.max(lk, 1))) { r in
-                                        softmaxRows(sp.value + r.lowerBound * lk, rows: r.count, n: lk)
-                                    }
-                                    BLAS.gemm(m: rows, n: dh, k: lk, a: scores, lda: lk,
-                                              b: vh, ldb: dim, c: oh + r0 * dim, ldc: dim)
-                                    r0 += rows
+                                let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * lk)
+                                defer { scores.deallocate() }
+                                BLAS.gemm(transB: true, m: rows, n: lk, k: dh, alpha: s,
+                                          a: qh + r0 * dim, lda: dim, b: kh, ldb: dim,
+                                          c: scores, ldc: lk)
+                                var sums = [Float](repeating: 0, count: rows)
+                                for r in 0..<rows {
+                                    let row = scores + r * lk
+                                    let qi = r0 + r
+                                    if causal && qi + 1 < lk { (row + qi + 1).update(repeating: -.infinity, count: lk - qi - 1) }
+                                    sums[r] = VectorMath.softmaxNumerators(row, n: lk)
+                                }
+                                BLAS.gemm(m: rows, n: dh, k: lk, a: scores, lda: lk,
+                                          b: vh, ldb: dim, c: oh + r0 * dim, ldc: dim)
+                                for r in 0..<rows {
+                                    let inv = 1 / sums[r]
+                                    let o = oh + (r0 + r) * dim
+                                    for j in 0..<dh { o[j] *= inv }
                                 }
                             }
                         }
@@ -308,4 +316,8 @@ public enum NN {
             }
         } }
     }
+
+    /// Floats in one attention task's score block (`LUMEN_ATTENTION_TILE_KB` overrides, for
+    /// measuring): 256 KiB floats = 1 MiB, a core's L2 here.
+    static let attentionTileFloats: Int = (Int(getenvString("LUMEN_ATTENTION_TILE_KB") ?? "") ?? 256) << 10
 }

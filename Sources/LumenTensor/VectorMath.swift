@@ -108,8 +108,22 @@ public enum VectorMath {
 
     /// In-place softmax of one row of `n` values.
     public static func softmax(_ row: UnsafeMutablePointer<Float>, n: Int) {
-        var m = -Float.infinity
-        for i in 0..<n { m = Swift.max(m, row[i]) }
+        let s = softmaxNumerators(row, n: n)
+        let inv = F8(repeating: 1 / s)
+        var i = 0
+        while i + 8 <= n { store(load(row + i) * inv, row + i); i += 8 }
+        while i < n { row[i] *= 1 / s; i += 1 }
+    }
+
+    /// Replaces a row by `exp(x − max x)` and returns the sum: softmax without the division, for
+    /// callers that divide a much narrower product instead (attention divides `P·V`, 64 wide, not
+    /// the 4096-wide score row — FlashAttention's deferred normalisation, Dao et al. 2022).
+    public static func softmaxNumerators(_ row: UnsafeMutablePointer<Float>, n: Int) -> Float {
+        var mv8 = F8(repeating: -.infinity)
+        var j = 0
+        while j + 8 <= n { let v = load(row + j); mv8.replace(with: v, where: v .> mv8); j += 8 }
+        var m = Swift.max(Swift.max(Swift.max(mv8[0], mv8[1]), Swift.max(mv8[2], mv8[3])), Swift.max(Swift.max(mv8[4], mv8[5]), Swift.max(mv8[6], mv8[7])))
+        while j < n { m = Swift.max(m, row[j]); j += 1 }
         let mv = F8(repeating: m)
         var acc = F8.zero
         var i = 0
@@ -121,10 +135,7 @@ public enum VectorMath {
         }
         var s = acc.sum()
         while i < n { let e = Foundation.exp(row[i] - m); row[i] = e; s += e; i += 1 }
-        let inv = F8(repeating: 1 / s)
-        i = 0
-        while i + 8 <= n { store(load(row + i) * inv, row + i); i += 8 }
-        while i < n { row[i] *= 1 / s; i += 1 }
+        return s
     }
 
     /// Σx and Σx² of `count` values: fp32 vector partial sums over blocks of 2048, accumulated in
