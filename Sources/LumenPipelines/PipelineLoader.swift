@@ -16,7 +16,10 @@ public enum PipelineLoader {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelLayoutError.notFound(path) }
         var pipeline: StableDiffusionPipeline
         if isDir.boolValue {
-            pipeline = try loadDiffusers(DiffusersLayout(root: path), variant: variant)
+            // With a TAESD decoder the folder's own VAE is never run: it is not loaded at all
+            // (159 MB of SD-Turbo's peak memory as fp16).
+            let tiny = try decoderPath.map { try loadTinyAutoencoder(folder: $0) }
+            return try loadDiffusers(DiffusersLayout(root: path), variant: variant, tinyDecoder: tiny)
         } else {
             pipeline = try SingleFileCheckpoint.loadPipeline(path: path, tokenizer: tokenizerPath)
         }
@@ -26,7 +29,8 @@ public enum PipelineLoader {
         return pipeline
     }
 
-    static func loadDiffusers(_ layout: DiffusersLayout, variant: String?) throws -> StableDiffusionPipeline {
+    static func loadDiffusers(_ layout: DiffusersLayout, variant: String?,
+                              tinyDecoder: AutoencoderTiny? = nil) throws -> StableDiffusionPipeline {
         let tokenizer = try CLIPTokenizer(directory: layout.folder("tokenizer"))
         let textConfig = try CLIPTextConfig(JSONConfig(path: layout.configPath("text_encoder")))
         let textStore = WeightStore(component: "text_encoder", files: try layout.openWeights("text_encoder", variant: variant))
@@ -50,8 +54,18 @@ public enum PipelineLoader {
                                            vaeScaleFactor: 1, schedulerConfig: schedulerConfig,
                                            name: (layout.root as NSString).lastPathComponent)
         }
-        let vaeStore = WeightStore(component: "vae", files: try layout.openWeights("vae", variant: variant))
         let vaeJSON = try JSONConfig(path: layout.configPath("vae"))
+        if let tinyDecoder {
+            // The latent size still follows the folder's VAE (its config, not its weights).
+            scaleFactor = vaeClass == "AutoencoderTiny"
+                ? 1 << (try AutoencoderTinyConfig(vaeJSON).decoderBlockOutChannels.count - 1)
+                : 1 << (try AutoencoderKLConfig(vaeJSON).blockOutChannels.count - 1)
+            let schedulerConfig = try SchedulerConfig(path: layout.configPath("scheduler"))
+            return StableDiffusionPipeline(tokenizer: tokenizer, textEncoder: textEncoder, unet: unet, decoder: .tiny(tinyDecoder),
+                                           vaeScaleFactor: scaleFactor, schedulerConfig: schedulerConfig,
+                                           name: (layout.root as NSString).lastPathComponent)
+        }
+        let vaeStore = WeightStore(component: "vae", files: try layout.openWeights("vae", variant: variant))
         if vaeClass == "AutoencoderTiny" {
             let c = try AutoencoderTinyConfig(vaeJSON)
             decoder = .tiny(AutoencoderTiny(vaeStore.root, config: c))

@@ -29,6 +29,85 @@ public enum NN {
         } }
     }
 
+    /// `linear` with a weight kept in its stored precision (`WeightTensor`).
+    ///
+    /// fp32 weights take the path above. A 16-bit weight is multiplied in blocks of input
+    /// features (`widenedBlockColumns`): each block is widened into a cache-sized buffer and added
+    /// into the output by a threaded GEMM, so every weight element is widened once and read from
+    /// cache — for few-row inputs (the text encoder's 77 tokens) that is half the memory traffic of
+    /// an fp32 weight.
+    public static func linear(_ x: Tensor, weight: WeightTensor, bias: Tensor?) -> Tensor {
+        if let w = weight.float32 { return linear(x, weight: Tensor(shape: weight.shape, data: w), bias: bias) }
+        let k = weight.rowLength, n = weight.rows
+        precondition(x.shape.last == k, "linear: input \(x.shape) vs weight \(weight.shape)")
+        let m = x.count / k
+        var outShape = x.shape
+        outShape[outShape.count - 1] = n
+        return OpProfiler.measure("linear \(k)→\(n) ×\(m) (16-bit)") { Tensor(uninitializedShape: outShape) { o in
+            let out = o.baseAddress!
+            if let bias {
+                bias.data.withUnsafeBufferPointer { b in
+                    for row in 0..<m { (out + row * n).update(from: b.baseAddress!, count: n) }
+                }
+            }
+            x.data.withUnsafeBufferPointer { xp in
+                widenedGEMM(weight, columns: m, threadedAbove: widenedThreadedColumns) { w, ldw, r, kr, first in
+                    BLAS.gemm(transB: true, m: m, n: r.count, k: kr.count, a: xp.baseAddress! + kr.lowerBound, lda: k,
+                              b: w, ldb: ldw, beta: bias == nil && first ? 0 : 1, c: out + r.lowerBound, ldc: n)
+                }
+            }
+        } }
+    }
+
+    /// Runs a GEMM that multiplies by `weight` (viewed as `[rows, rowLength]`, summed over its
+    /// columns) in blocks: `gemm(block, ld, rows, columns, isFirstColumnBlock)` must add the block's
+    /// product into the output rows `rows` (or set them when it is the first column block).
+    ///
+    /// fp32 weights are one block, multiplied by one threaded GEMM. A 16-bit weight is widened in
+    /// blocks of about `widenedBlockFloats` that stay in cache until the GEMM reads them (widening
+    /// a whole 59 MB filter bank first, through memory, measured 50 % slower than the fp32 GEMM on
+    /// the SD UNet's 8×8 layers). When the other operand has few `columns` (≤ `threadedAbove`:
+    /// weight-bound layers) each core takes its own share of the weight's rows and runs
+    /// single-threaded GEMMs over its column blocks, so a block is widened in the L2 of the core
+    /// that reads it and no GEMM call waits for the other core; with more columns the GEMMs are
+    /// threaded by OpenBLAS over shared column blocks.
+    static func widenedGEMM(_ weight: WeightTensor, columns: Int, threadedAbove: Int,
+                            _ gemm: (UnsafePointer<Float>, Int, Range<Int>, Range<Int>, Bool) -> Void) {
+        let (rows, k) = (weight.rows, weight.rowLength)
+        if weight.float32 != nil {
+            weight.withFloatBlock(rows: 0..<rows, columns: 0..<k, parallel: true) { gemm($0, $1, 0..<rows, 0..<k, true) }
+            return
+        }
+        let threads = ComputeThreads.count
+        if columns > threadedAbove || threads == 1 || rows < 2 * threads {
+            let kBlock = Swift.max(16, Swift.min(k, widenedBlockFloats / Swift.max(rows, 1)))
+            for k0 in stride(from: 0, to: k, by: kBlock) {
+                let kr = k0..<Swift.min(k, k0 + kBlock)
+                weight.withFloatBlock(rows: 0..<rows, columns: kr, parallel: true) { gemm($0, $1, 0..<rows, kr, k0 == 0) }
+            }
+            return
+        }
+        let share = (rows + threads - 1) / threads
+        BLAS.singleThreaded {
+            parallelFor(threads) { t in
+                let r = (t * share)..<Swift.min(rows, (t + 1) * share)
+                guard !r.isEmpty else { return }
+                let kBlock = Swift.max(16, Swift.min(k, widenedBlockFloats / 2 / r.count))
+                for k0 in stride(from: 0, to: k, by: kBlock) {
+                    let kr = k0..<Swift.min(k, k0 + kBlock)
+                    weight.withFloatBlock(rows: r, columns: kr, parallel: false) { gemm($0, $1, r, kr, k0 == 0) }
+                }
+            }
+        }
+    }
+
+    /// Floats per widened block of a 16-bit weight (`LUMEN_WIDEN_BLOCK_KB` overrides, for measuring).
+    static let widenedBlockFloats: Int = (Int(getenvString("LUMEN_WIDEN_BLOCK_KB") ?? "") ?? 256) << 10
+
+    /// Other-operand columns up to which a 16-bit weight's GEMM is split by weight rows over the
+    /// cores (`LUMEN_WIDEN_SPLIT_MAX` overrides, for measuring).
+    static let widenedThreadedColumns: Int = Int(getenvString("LUMEN_WIDEN_SPLIT_MAX") ?? "") ?? 512
+
     /// Padding of a 2-D convolution, in pixels on each side.
     public struct Padding: Sendable, Equatable {
         public var top, left, bottom, right: Int
@@ -47,6 +126,14 @@ public enum NN {
     /// (im2col) in bands of output rows so the unfolded buffer stays small (≤ ~16 MB), which keeps
     /// memory flat even for the 512×512 VAE decoder.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Padding) -> Tensor {
+        conv2d(x, weight: WeightTensor(weight), bias: bias, stride: stride, padding: padding)
+    }
+
+    /// `conv2d` with a weight kept in its stored precision. A 16-bit weight is widened whole for
+    /// the Winograd and direct paths (their filters are at most a few MB) and in blocks of output
+    /// channels (≤ `widenedConvBlockFloats`) for the GEMM paths, so no fp32 copy of a big filter
+    /// bank (up to 118 MB in the SD UNet) is made.
+    public static func conv2d(_ x: Tensor, weight: WeightTensor, bias: Tensor?, stride: Int = 1, padding: Padding) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, kc, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
         precondition(kc == c, "conv2d: input \(x.shape) vs weight \(weight.shape)")
@@ -60,50 +147,51 @@ public enum NN {
         return OpProfiler.measure("conv\(kh)x\(kw)\(stride > 1 ? "/\(stride)" : "") \(path) \(c)→\(o) @\(outH)×\(outW) ×\(n)") {
         Tensor(uninitializedShape: [n, o, outH, outW]) { out in
             x.data.withUnsafeBufferPointer { xp in
-                weight.data.withUnsafeBufferPointer { wp in
-                    if fewOutputs {
+                if fewOutputs || winograd {
+                    weight.withFloatRows(0..<o) { wp in
                         let conv = { (bp: UnsafePointer<Float>?) in
-                            conv3x3FewOutputs(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp.baseAddress!, o: o,
-                                              bias: bp, out: out.baseAddress!)
+                            if fewOutputs {
+                                conv3x3FewOutputs(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp, o: o,
+                                                  bias: bp, out: out.baseAddress!)
+                            } else {
+                                Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp, o: o,
+                                                 bias: bp, out: out.baseAddress!)
+                            }
                         }
                         if let bias { bias.data.withUnsafeBufferPointer { conv($0.baseAddress!) } } else { conv(nil) }
-                        return
                     }
-                    if winograd {
-                        let conv = { (bp: UnsafePointer<Float>?) in
-                            Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp.baseAddress!, o: o,
-                                             bias: bp, out: out.baseAddress!)
-                        }
-                        if let bias { bias.data.withUnsafeBufferPointer { conv($0.baseAddress!) } } else { conv(nil) }
-                        return
-                    }
+                    return
+                }
+                if let bias {
                     for b in 0..<n {
-                        let src = xp.baseAddress! + b * c * h * w
-                        let dst = out.baseAddress! + b * o * outHW
-                        if let bias {
-                            for oc in 0..<o { (dst + oc * outHW).update(repeating: bias.data[oc], count: outHW) }
-                        }
-                        let beta: Float = bias == nil ? 0 : 1
-                        if kh == 1 && kw == 1 && stride == 1 && padding == .same(0) {
-                            BLAS.gemm(m: o, n: outHW, k: c, a: wp.baseAddress!, lda: c,
-                                      b: src, ldb: h * w, beta: beta, c: dst, ldc: outHW)
-                            continue
-                        }
-                        let budget = 4 << 20  // floats in the unfolded band
-                        let bandRows = Swift.max(1, Swift.min(outH, budget / Swift.max(1, kdim * outW)))
-                        let col = UnsafeMutablePointer<Float>.allocate(capacity: kdim * bandRows * outW)
-                        defer { col.deallocate() }
-                        var y0 = 0
-                        while y0 < outH {
-                            let rows = Swift.min(bandRows, outH - y0)
-                            let cols = rows * outW
-                            im2col(src, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding,
-                                   outW: outW, y0: y0, rows: rows, col: col)
-                            BLAS.gemm(m: o, n: cols, k: kdim, a: wp.baseAddress!, lda: kdim,
-                                      b: col, ldb: cols, beta: beta, c: dst + y0 * outW, ldc: outHW)
-                            y0 += rows
-                        }
+                        for oc in 0..<o { (out.baseAddress! + (b * o + oc) * outHW).update(repeating: bias.data[oc], count: outHW) }
                     }
+                }
+                let beta: Float = bias == nil ? 0 : 1
+                let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == .same(0)
+                let budget = 4 << 20  // floats in the unfolded band
+                let bandRows = Swift.max(1, Swift.min(outH, budget / Swift.max(1, kdim * outW)))
+                ScratchPool.withBuffer(pointwise ? 0 : kdim * bandRows * outW) { colBuffer in
+                let col = pointwise ? nil : colBuffer
+                for b in 0..<n {
+                    let src = xp.baseAddress! + b * c * h * w
+                    let dst = out.baseAddress! + b * o * outHW
+                    var y0 = 0
+                    while y0 < outH {
+                        let bandHeight = pointwise ? outH : Swift.min(bandRows, outH - y0)
+                        let cols = bandHeight * outW
+                        if let col {
+                            im2col(src, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding,
+                                   outW: outW, y0: y0, rows: bandHeight, col: col)
+                        }
+                        let (bp, ldb) = col.map { (UnsafePointer($0), cols) } ?? (src, h * w)
+                        widenedGEMM(weight, columns: cols, threadedAbove: widenedThreadedColumns) { wp, ldw, r, kr, first in
+                            BLAS.gemm(m: r.count, n: cols, k: kr.count, a: wp, lda: ldw, b: bp + kr.lowerBound * ldb, ldb: ldb,
+                                      beta: first ? beta : 1, c: dst + r.lowerBound * outHW + y0 * outW, ldc: outHW)
+                        }
+                        y0 += bandHeight
+                    }
+                }
                 }
             }
         } }
@@ -290,8 +378,7 @@ public enum NN {
                                 let kh = kp.baseAddress! + bi * lk * dim + h * dh
                                 let vh = vp.baseAddress! + bi * lk * dim + h * dh
                                 let oh = out.baseAddress! + bi * lq * dim + h * dh
-                                let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * lk)
-                                defer { scores.deallocate() }
+                                ScratchPool.withBuffer(rows * lk) { scores in
                                 BLAS.gemm(transB: true, m: rows, n: lk, k: dh, alpha: s,
                                           a: qh + r0 * dim, lda: dim, b: kh, ldb: dim,
                                           c: scores, ldc: lk)
@@ -308,6 +395,7 @@ public enum NN {
                                     let inv = 1 / sums[r]
                                     let o = oh + (r0 + r) * dim
                                     for j in 0..<dh { o[j] *= inv }
+                                }
                                 }
                             }
                         }

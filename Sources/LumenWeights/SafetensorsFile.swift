@@ -218,6 +218,31 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
     }
 
+    /// One tensor at its stored precision when that is fp16 or bf16 (copied out of the mapping),
+    /// or widened to fp32 otherwise: the form `WeightTensor` keeps in memory.
+    public func weightTensor(_ info: SafetensorsTensorInfo) throws -> WeightTensor {
+        let src = bytes(of: info)
+        let n = info.elementCount
+        switch info.dtype {
+        case .f16:
+            let halves = [Float16](unsafeUninitializedCapacity: n) { out, initialized in
+                for i in 0..<n { out[i] = Float16(bitPattern: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) }
+                initialized = n
+            }
+            release(src)
+            return WeightTensor(shape: info.shape, storage: .float16(halves))
+        case .bf16:
+            let bits = [UInt16](unsafeUninitializedCapacity: n) { out, initialized in
+                for i in 0..<n { out[i] = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+                initialized = n
+            }
+            release(src)
+            return WeightTensor(shape: info.shape, storage: .bfloat16(bits))
+        default:
+            return WeightTensor(try floatTensor(info))
+        }
+    }
+
     /// Hands the mapped file pages of a tensor that has just been copied back to the kernel
     /// (`MADV_DONTNEED`; a private read-only file mapping reloads them from the file if they are
     /// read again). Without this every fp16 byte stays resident next to its fp32 copy until the

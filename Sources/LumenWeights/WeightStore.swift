@@ -124,6 +124,29 @@ public final class WeightStore {
         }
     }
 
+    /// Whether GEMM weights stay in their stored 16-bit precision (`weight(_:shape:)`); on unless
+    /// `LUMEN_WEIGHTS=fp32`, which widens everything at load (twice the memory, no widening per use).
+    public static let keepsStoredPrecision: Bool = ProcessInfo.processInfo.environment["LUMEN_WEIGHTS"] != "fp32"
+
+    /// A GEMM layer's weight `name` with exactly `shape`, kept at its stored precision (see
+    /// `WeightTensor`); problems are recorded as in `tensor(_:shape:)`.
+    public func weight(_ name: String, shape: [Int]) -> WeightTensor {
+        // Anything else (fp32 or fp64 storage, a chunk of a fused tensor, a missing or mis-shaped
+        // name) takes the fp32 path, which also records the problems.
+        guard Self.keepsStoredPrecision, let entry = entries[name],
+              entry.info.dtype == .f16 || entry.info.dtype == .bf16,
+              entry.transform == .reshape ? entry.info.elementCount == shape.reduce(1, *)
+                                          : entry.transform == .identity && entry.info.shape == shape
+        else { return WeightTensor(tensor(name, shape: shape)) }
+        used.insert(name)
+        do {
+            return WeightTensor(shape: shape, storage: try entry.file.weightTensor(entry.info).storage)
+        } catch {
+            unreadable.append("\(name): \(error)")
+            return WeightTensor(Tensor(zeros: shape))
+        }
+    }
+
     /// Throws a `WeightLoadError` listing every missing, unexpected and mis-shaped tensor.
     public func finish() throws {
         let unexpected = entries.keys.filter { !used.contains($0) && !ignorable.contains($0) }.sorted()
@@ -150,5 +173,6 @@ public struct WeightScope {
 
     public func path(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
     public func tensor(_ name: String, _ shape: [Int]) -> Tensor { store.tensor(path(name), shape: shape) }
+    public func weight(_ name: String, _ shape: [Int]) -> WeightTensor { store.weight(path(name), shape: shape) }
     public func contains(_ name: String) -> Bool { store.contains(path(name)) }
 }

@@ -1,29 +1,30 @@
 import LumenTensor
 import LumenWeights
 
-/// `torch.nn.Linear` (`weight` `[out, in]`, optional `bias`).
+/// `torch.nn.Linear` (`weight` `[out, in]`, optional `bias`); the weight stays at its stored
+/// precision (see `WeightTensor`).
 public struct Linear: Sendable {
-    public var weight: Tensor
+    public var weight: WeightTensor
     public var bias: Tensor?
 
     public init(_ w: WeightScope, in inFeatures: Int, out outFeatures: Int, bias hasBias: Bool = true) {
-        weight = w.tensor("weight", [outFeatures, inFeatures])
+        weight = w.weight("weight", [outFeatures, inFeatures])
         bias = hasBias ? w.tensor("bias", [outFeatures]) : nil
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { NN.linear(x, weight: weight, bias: bias) }
 }
 
-/// `torch.nn.Conv2d` (NCHW).
+/// `torch.nn.Conv2d` (NCHW); the weight stays at its stored precision (see `WeightTensor`).
 public struct Conv2d: Sendable {
-    public var weight: Tensor
+    public var weight: WeightTensor
     public var bias: Tensor?
     public var stride: Int
     public var padding: NN.Padding
 
     public init(_ w: WeightScope, in inChannels: Int, out outChannels: Int, kernel: Int,
                 stride: Int = 1, padding: Int = 0, bias hasBias: Bool = true) {
-        weight = w.tensor("weight", [outChannels, inChannels, kernel, kernel])
+        weight = w.weight("weight", [outChannels, inChannels, kernel, kernel])
         bias = hasBias ? w.tensor("bias", [outChannels]) : nil
         self.stride = stride
         self.padding = .same(padding)
