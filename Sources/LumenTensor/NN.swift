@@ -14,11 +14,7 @@ public enum NN {
         outShape[outShape.count - 1] = n
         return OpProfiler.measure("linear \(k)→\(n) ×\(m)") { Tensor(uninitializedShape: outShape) { o in
             let out = o.baseAddress!
-            if let bias {
-                bias.data.withUnsafeBufferPointer { b in
-                    for row in 0..<m { (out + row * n).update(from: b.baseAddress!, count: n) }
-                }
-            }
+            if let bias { fillRows(out, rows: m, with: bias) }
             x.data.withUnsafeBufferPointer { xp in
                 weight.data.withUnsafeBufferPointer { wp in
                     BLAS.gemm(transB: true, m: m, n: n, k: k,
@@ -27,6 +23,13 @@ public enum NN {
                 }
             }
         } }
+    }
+
+    /// Sets each of `rows` rows of `out` to `bias` (GEMMs then add into it with beta = 1).
+    static func fillRows(_ out: UnsafeMutablePointer<Float>, rows: Int, with bias: Tensor) {
+        bias.data.withUnsafeBufferPointer { b in
+            for row in 0..<rows { (out + row * b.count).update(from: b.baseAddress!, count: b.count) }
+        }
     }
 
     /// `linear` with a weight kept in its stored precision (`WeightTensor`).
@@ -45,11 +48,7 @@ public enum NN {
         outShape[outShape.count - 1] = n
         return OpProfiler.measure("linear \(k)→\(n) ×\(m) (16-bit)") { Tensor(uninitializedShape: outShape) { o in
             let out = o.baseAddress!
-            if let bias {
-                bias.data.withUnsafeBufferPointer { b in
-                    for row in 0..<m { (out + row * n).update(from: b.baseAddress!, count: n) }
-                }
-            }
+            if let bias { fillRows(out, rows: m, with: bias) }
             x.data.withUnsafeBufferPointer { xp in
                 widenedGEMM(weight, columns: m, threadedAbove: widenedThreadedColumns) { w, ldw, r, kr, first in
                     BLAS.gemm(transB: true, m: m, n: r.count, k: kr.count, a: xp.baseAddress! + kr.lowerBound, lda: k,
@@ -64,13 +63,15 @@ public enum NN {
     /// product into the output rows `rows` (or set them when it is the first column block).
     ///
     /// fp32 weights are one block, multiplied by one threaded GEMM. A 16-bit weight is widened in
-    /// blocks of about `widenedBlockFloats` that stay in cache until the GEMM reads them (widening
-    /// a whole 59 MB filter bank first, through memory, measured 50 % slower than the fp32 GEMM on
-    /// the SD UNet's 8×8 layers). When the other operand has few `columns` (≤ `threadedAbove`:
-    /// weight-bound layers) each core takes its own share of the weight's rows and runs
-    /// single-threaded GEMMs over its column blocks, so a block is widened in the L2 of the core
-    /// that reads it and no GEMM call waits for the other core; with more columns the GEMMs are
-    /// threaded by OpenBLAS over shared column blocks.
+    /// blocks just before the GEMM reads them, never whole (up to 118 MB for an SD UNet filter
+    /// bank). When the other operand has many `columns` (> `threadedAbove`) the weight is reused
+    /// that many times, so widening is cheap: blocks of whole rows up to `widenedBlockFloats`,
+    /// each multiplied by a threaded GEMM. With few columns the layer is weight-bound: each core
+    /// takes its own share of the weight's rows and runs single-threaded GEMMs over blocks of
+    /// ≤ 512 columns × rows that fit half its L2, so a block is widened in the cache of the core
+    /// that reads it and no GEMM waits for the other core. (Widening a 59 MB filter bank whole,
+    /// through memory, measured 50 % slower than the fp32 GEMM on the UNet's 8×8 layers; blocks
+    /// only 25 columns wide made the 1280→10240 GEGLU projection 2× slower.)
     static func widenedGEMM(_ weight: WeightTensor, columns: Int, threadedAbove: Int,
                             _ gemm: (UnsafePointer<Float>, Int, Range<Int>, Range<Int>, Bool) -> Void) {
         let (rows, k) = (weight.rows, weight.rowLength)
@@ -80,29 +81,33 @@ public enum NN {
         }
         let threads = ComputeThreads.count
         if columns > threadedAbove || threads == 1 || rows < 2 * threads {
-            let kBlock = Swift.max(16, Swift.min(k, widenedBlockFloats / Swift.max(rows, 1)))
-            for k0 in stride(from: 0, to: k, by: kBlock) {
-                let kr = k0..<Swift.min(k, k0 + kBlock)
-                weight.withFloatBlock(rows: 0..<rows, columns: kr, parallel: true) { gemm($0, $1, 0..<rows, kr, k0 == 0) }
+            let rowBlock = Swift.max(1, Swift.min(rows, widenedBlockFloats / Swift.max(k, 1)))
+            for r0 in stride(from: 0, to: rows, by: rowBlock) {
+                let r = r0..<Swift.min(rows, r0 + rowBlock)
+                weight.withFloatBlock(rows: r, columns: 0..<k, parallel: true) { gemm($0, $1, r, 0..<k, true) }
             }
             return
         }
         let share = (rows + threads - 1) / threads
+        let kBlock = Swift.min(k, 512)
+        let rowBlock = Swift.max(8, (1 << 17) / kBlock)
         BLAS.singleThreaded {
             parallelFor(threads) { t in
-                let r = (t * share)..<Swift.min(rows, (t + 1) * share)
-                guard !r.isEmpty else { return }
-                let kBlock = Swift.max(16, Swift.min(k, widenedBlockFloats / 2 / r.count))
-                for k0 in stride(from: 0, to: k, by: kBlock) {
-                    let kr = k0..<Swift.min(k, k0 + kBlock)
-                    weight.withFloatBlock(rows: r, columns: kr, parallel: false) { gemm($0, $1, r, kr, k0 == 0) }
+                for r0 in stride(from: t * share, to: Swift.min(rows, (t + 1) * share), by: rowBlock) {
+                    let r = r0..<Swift.min(rows, (t + 1) * share, r0 + rowBlock)
+                    for k0 in stride(from: 0, to: k, by: kBlock) {
+                        let kr = k0..<Swift.min(k, k0 + kBlock)
+                        weight.withFloatBlock(rows: r, columns: kr, parallel: false) { gemm($0, $1, r, kr, k0 == 0) }
+                    }
                 }
             }
         }
     }
 
-    /// Floats per widened block of a 16-bit weight (`LUMEN_WIDEN_BLOCK_KB` overrides, for measuring).
-    static let widenedBlockFloats: Int = (Int(getenvString("LUMEN_WIDEN_BLOCK_KB") ?? "") ?? 256) << 10
+    /// Floats per widened block of whole rows for a 16-bit weight's threaded GEMMs
+    /// (`LUMEN_WIDEN_BLOCK_KB` overrides, for measuring): 16 MiB, big enough that the other
+    /// operand, packed again for every block, costs little next to the block's GEMM.
+    static let widenedBlockFloats: Int = (Int(getenvString("LUMEN_WIDEN_BLOCK_KB") ?? "") ?? 4096) << 10
 
     /// Other-operand columns up to which a 16-bit weight's GEMM is split by weight rows over the
     /// cores (`LUMEN_WIDEN_SPLIT_MAX` overrides, for measuring).

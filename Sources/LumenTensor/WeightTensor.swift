@@ -62,22 +62,7 @@ public struct WeightTensor: Sendable {
     /// is fp32, else a pooled scratch buffer widened from the stored elements (in parallel unless
     /// `parallel` is false, for callers that already run one task per core).
     public func withFloatRows<R>(_ range: Range<Int>, parallel: Bool = true, _ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
-        let first = range.lowerBound * rowLength
-        let n = range.count * rowLength
-        switch storage {
-        case let .float32(a):
-            return try a.withUnsafeBufferPointer { try body($0.baseAddress! + first) }
-        case let .float16(a):
-            return try ScratchPool.withBuffer(n) { dst in
-                a.withUnsafeBufferPointer { src in Self.widen(n, parallel: parallel) { Self.widen(src.baseAddress! + first + $0, dst + $0, count: $1) } }
-                return try body(dst)
-            }
-        case let .bfloat16(a):
-            return try ScratchPool.withBuffer(n) { dst in
-                a.withUnsafeBufferPointer { src in Self.widen(n, parallel: parallel) { Self.widen(src.baseAddress! + first + $0, dst + $0, count: $1) } }
-                return try body(dst)
-            }
-        }
+        try withFloatBlock(rows: range, columns: 0..<rowLength, parallel: parallel) { pointer, _ in try body(pointer) }
     }
 
     /// Calls `body` with columns `range` of every row (the weight viewed as `[rows, rowLength]`)
@@ -100,21 +85,25 @@ public struct WeightTensor: Sendable {
             return try a.withUnsafeBufferPointer { try body($0.baseAddress! + first, ld) }
         case let .float16(a):
             return try ScratchPool.withBuffer(rows.count * kb) { dst in
-                a.withUnsafeBufferPointer { src in
-                    Self.eachRowChunk(rows.count, kb, parallel: parallel) {
-                        for i in $0 { Self.widen(src.baseAddress! + first + i * ld, dst + i * kb, count: kb) }
-                    }
-                }
+                Self.widenBlock(a, first: first, ld: ld, rows: rows.count, columns: kb, parallel: parallel, into: dst, Self.widen)
                 return try body(dst, kb)
             }
         case let .bfloat16(a):
             return try ScratchPool.withBuffer(rows.count * kb) { dst in
-                a.withUnsafeBufferPointer { src in
-                    Self.eachRowChunk(rows.count, kb, parallel: parallel) {
-                        for i in $0 { Self.widen(src.baseAddress! + first + i * ld, dst + i * kb, count: kb) }
-                    }
-                }
+                Self.widenBlock(a, first: first, ld: ld, rows: rows.count, columns: kb, parallel: parallel, into: dst, Self.widen)
                 return try body(dst, kb)
+            }
+        }
+    }
+
+    /// Widens `rows` runs of `columns` elements (the first at `first`, one every `ld`) into `dst`
+    /// with leading dimension `columns`, rows spread over the cores when worth it.
+    private static func widenBlock<E>(_ stored: [E], first: Int, ld: Int, rows: Int, columns: Int, parallel: Bool,
+                                      into dst: UnsafeMutablePointer<Float>,
+                                      _ widenRun: (UnsafePointer<E>, UnsafeMutablePointer<Float>, Int) -> Void) {
+        stored.withUnsafeBufferPointer { src in
+            eachRowChunk(rows, columns, parallel: parallel) {
+                for i in $0 { widenRun(src.baseAddress! + first + i * ld, dst + i * columns, columns) }
             }
         }
     }
@@ -125,21 +114,15 @@ public struct WeightTensor: Sendable {
         parallelChunks(rows, minChunk: Swift.max(1, (1 << 15) / Swift.max(length, 1)), body)
     }
 
-    /// Splits `count` elements into per-core pieces when large and `parallel`.
-    private static func widen(_ count: Int, parallel: Bool, _ piece: (Int, Int) -> Void) {
-        if !parallel || count < 1 << 16 { piece(0, count); return }
-        parallelChunks(count, minChunk: 1 << 15) { piece($0.lowerBound, $0.count) }
-    }
-
     /// fp16 → fp32; with F16C (`-target-cpu native` on x86-64) each conversion is one `vcvtph2ps`.
     @inline(never)
-    static func widen(_ src: UnsafePointer<Float16>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+    static func widen(_ src: UnsafePointer<Float16>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
         for i in 0..<count { dst[i] = Float(src[i]) }
     }
 
     /// bf16 → fp32: the 16 bits become the upper half of the fp32 pattern.
     @inline(never)
-    static func widen(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+    static func widen(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
         for i in 0..<count { dst[i] = Float(bitPattern: UInt32(src[i]) << 16) }
     }
 }

@@ -44,6 +44,10 @@ public enum Winograd {
     /// overrides, for measuring).
     static let chunkFloats: Int = (Int(getenvString("LUMEN_WINOGRAD_CHUNK_MB") ?? "") ?? 8) << 18
 
+    /// Fewest tiles per chunk (`LUMEN_WINOGRAD_CHUNK_TILES` overrides): the 36 GEMMs have this
+    /// many columns, and below a few hundred OpenBLAS runs them well under its peak.
+    static let minimumChunkTiles: Int = Int(getenvString("LUMEN_WINOGRAD_CHUNK_TILES") ?? "") ?? 512
+
     /// Fewest input and output channels that take the Winograd path (`LUMEN_WINOGRAD_CHANNELS` overrides).
     static let minimumChannels: Int = Int(getenvString("LUMEN_WINOGRAD_CHANNELS") ?? "") ?? 8
 
@@ -82,7 +86,9 @@ public enum Winograd {
         let tilesX = (w + 3) / 4, tilesY = (h + 3) / 4
         // Chunk of tile rows (over all images): 36 · max(c, o) · rows · tilesX ≤ chunkFloats.
         let totalRows = n * tilesY
-        let rowsPerChunk = Swift.max(1, Swift.min(totalRows, chunkFloats / (36 * Swift.max(c, o) * tilesX)))
+        // At least `minimumChunkTiles` tiles per chunk, so the GEMMs stay wide for many channels.
+        let rowsPerChunk = Swift.max(1, Swift.min(totalRows, Swift.max(chunkFloats / (36 * Swift.max(c, o) * tilesX),
+                                                                       (minimumChunkTiles + tilesX - 1) / tilesX)))
         let capacity = rowsPerChunk * tilesX
         ScratchPool.withBuffer(36 * o * c) { u in
         ScratchPool.withBuffer(36 * c * capacity) { v in

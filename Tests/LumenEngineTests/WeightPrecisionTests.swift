@@ -5,8 +5,9 @@ import Testing
 
 /// Weights kept at their stored 16-bit precision (`WeightTensor`) give the same layer outputs as
 /// the same weights widened to fp32 at load, on every blocking path of `NN.linear` and
-/// `NN.conv2d` (whole, column blocks split over cores for few-column inputs, threaded column
-/// blocks for many columns), and the safetensors loader keeps fp16/bf16 as stored.
+/// `NN.conv2d` (row × column blocks split over the cores for few-column inputs, blocks of whole
+/// rows with threaded GEMMs for many columns, whole filters for Winograd and the direct kernel),
+/// and the safetensors loader keeps fp16/bf16 as stored.
 @Suite struct WeightPrecisionTests {
     /// fp16-representable weights (so the fp32 reference is the exact widened value).
     static func halfWeight(_ shape: [Int], seed: UInt64) -> (half: WeightTensor, float: Tensor) {
@@ -20,9 +21,10 @@ import Testing
     }
 
     @Test(arguments: [
-        // (rows m, in k, out n): small layers widened whole; few rows split over cores with
-        // several column blocks (n·k > 256 Ki floats); many rows with threaded column blocks.
-        (3, 40, 24), (77, 1024, 600), (700, 640, 520),
+        // (rows m, in k, out n): a tiny layer; few rows split over the cores with several row
+        // and column blocks per core; many rows with threaded GEMMs over one and over two
+        // blocks of whole weight rows (n·k > 4 Mi floats).
+        (3, 40, 24), (77, 1024, 600), (700, 640, 520), (600, 2048, 2100),
     ])
     func linearMatchesWidenedWeights(_ p: (Int, Int, Int)) {
         let (m, k, n) = p
@@ -38,8 +40,8 @@ import Testing
     }
 
     @Test(arguments: [
-        // (n, c, o, size, kernel): im2col with few columns (split path, 8×8 and 4×4 pictures with
-        // 11 520-long rows), im2col with many columns (threaded), 1×1, Winograd, direct image head.
+        // (n, c, o, size, kernel): im2col with few columns (split path, 8×8 and 4×4 pictures, up
+        // to 12 column blocks), im2col with many columns (threaded), 1×1, Winograd, direct head.
         (2, 640, 80, 8, 3), (1, 512, 96, 24, 3), (1, 40, 700, 4, 3), (1, 96, 64, 16, 1), (1, 16, 16, 64, 3), (1, 32, 3, 12, 3),
     ])
     func convolutionMatchesWidenedWeights(_ p: (Int, Int, Int, Int, Int)) {
