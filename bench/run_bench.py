@@ -309,7 +309,7 @@ def write_report(rows, peaks, dtypes, use_sdcpp, args):
         import importlib.metadata
         sdcpp_version = importlib.metadata.version("stable-diffusion-cpp-python")
     lines = ["# Benchmarks", "",
-             "Produced by `bench/run_bench.py`: random full-size SD-Turbo weights (fp16 on disk; Lumen computes in fp32), "
+             "Produced by `bench/run_bench.py`: random full-size SD-Turbo weights (fp16 on disk; Lumen keeps GEMM weights in fp16 and computes in fp32), "
              "each tool in its own process per run, alternating; medians; ratio = peer time ÷ Lumen time (> 1: Lumen faster).", "",
              f"- Machine: {cpu}, {os.cpu_count()} cores ({flags})",
              f"- Versions: torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}, Lumen (this commit)",

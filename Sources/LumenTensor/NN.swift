@@ -342,11 +342,6 @@ public enum NN {
         } }
     }
 
-    /// In-place numerically stable softmax over rows of length `n`.
-    @inlinable
-    static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
-        for r in 0..<rows { VectorMath.softmax(p + r * n, n: n) }
-    }
 
     /// Scaled dot-product attention over heads packed in the channel dimension.
     ///

@@ -1,0 +1,54 @@
+import Foundation
+@testable import LumenTensor
+import Testing
+
+/// `NN.attention` against scaled dot-product attention in double precision: several query-row
+/// tiles per head over 2100 keys (scores growing along the keys), the causal mask, cross-attention
+/// with few keys, and batches.
+@Suite struct AttentionTests {
+    static func reference(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool) -> [Double] {
+        let (b, lq, dim) = (q.shape[0], q.shape[1], q.shape[2])
+        let lk = k.shape[1], dh = dim / heads
+        let scale = 1 / Double(dh).squareRoot()
+        var out = [Double](repeating: 0, count: b * lq * dim)
+        for bi in 0..<b { for h in 0..<heads { for i in 0..<lq {
+            var scores = [Double](repeating: -.infinity, count: lk)
+            for j in 0..<lk where !causal || j <= i {
+                var dot = 0.0
+                for d in 0..<dh { dot += Double(q.data[(bi * lq + i) * dim + h * dh + d]) * Double(k.data[(bi * lk + j) * dim + h * dh + d]) }
+                scores[j] = dot * scale
+            }
+            let m = scores.max()!
+            let e = scores.map { Foundation.exp($0 - m) }
+            let sum = e.reduce(0, +)
+            for d in 0..<dh {
+                var acc = 0.0
+                for j in 0..<lk { acc += e[j] * Double(v.data[(bi * lk + j) * dim + h * dh + d]) }
+                out[(bi * lq + i) * dim + h * dh + d] = acc / sum
+            }
+        } } }
+        return out
+    }
+
+    @Test(arguments: [
+        // (batch, query rows, keys, heads, head size, causal)
+        (1, 300, 2100, 2, 8, false),  // 3 query tiles of ≤ 124 rows
+        (2, 77, 77, 4, 8, true),      // CLIP's causal self-attention
+        (2, 40, 7, 3, 16, false),     // cross-attention to a few tokens
+    ])
+    func matchesReference(_ p: (Int, Int, Int, Int, Int, Bool)) {
+        let (b, lq, lk, heads, dh, causal) = p
+        let dim = heads * dh
+        let q = Tensor(shape: [b, lq, dim], data: ConvolutionTests.values(b * lq * dim, seed: 11))
+        // Keys grow along the sequence, so later chunks raise each row's running maximum.
+        var keys = ConvolutionTests.values(b * lk * dim, seed: 12)
+        for i in keys.indices { keys[i] *= 1 + 3 * Float((i / dim) % lk) / Float(lk) }
+        let k = Tensor(shape: [b, lk, dim], data: keys)
+        let v = Tensor(shape: [b, lk, dim], data: ConvolutionTests.values(b * lk * dim, seed: 13))
+        let y = NN.attention(q: q, k: k, v: v, heads: heads, causal: causal)
+        let ref = Self.reference(q: q, k: k, v: v, heads: heads, causal: causal)
+        let worst = zip(y.data, ref).map { abs(Double($0) - $1) }.max() ?? 0
+        #expect(y.shape == [b, lq, dim])
+        #expect(worst <= 2e-5, "max error \(worst)")
+    }
+}
