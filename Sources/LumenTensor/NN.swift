@@ -34,11 +34,10 @@ public enum NN {
 
     /// `linear` with a weight kept in its stored precision (`WeightTensor`).
     ///
-    /// fp32 weights take the path above. A 16-bit weight is multiplied in blocks of input
-    /// features (`widenedBlockColumns`): each block is widened into a cache-sized buffer and added
-    /// into the output by a threaded GEMM, so every weight element is widened once and read from
-    /// cache — for few-row inputs (the text encoder's 77 tokens) that is half the memory traffic of
-    /// an fp32 weight.
+    /// fp32 weights take the path above. A 16-bit weight is multiplied in blocks widened just
+    /// before use (`widenedGEMM`), so every weight element is widened once and read from cache —
+    /// for few-row inputs (the text encoder's 77 tokens) that is half the memory traffic of an
+    /// fp32 weight.
     public static func linear(_ x: Tensor, weight: WeightTensor, bias: Tensor?) -> Tensor {
         if let w = weight.float32 { return linear(x, weight: Tensor(shape: weight.shape, data: w), bias: bias) }
         let k = weight.rowLength, n = weight.rows

@@ -6,9 +6,10 @@ import Foundation
 /// fp16 and bf16 widen to fp32 exactly, so results equal those of weights widened at load up to
 /// the GEMM's summation order; what changes is memory: SD-Turbo's UNet and text encoder take
 /// 2.4 GB as fp16 and 4.8 GB as fp32 (stable-diffusion.cpp, too, keeps weights as stored). The
-/// kernels ask for blocks of about 1 MB (`withFloatBlock`), widened into pooled scratch buffers
-/// (F16C `vcvtph2ps`, ~11 G elements/s per core from cache here) just before a GEMM reads them,
-/// so no full fp32 copy ever exists. `LUMEN_WEIGHTS=fp32` widens everything at load instead.
+/// kernels ask for blocks (`withFloatBlock`; sized in `NN.widenedGEMM`: half a core's L2 for
+/// weight-bound layers, ≤ 16 MiB otherwise), widened into pooled scratch buffers (F16C
+/// `vcvtph2ps`, ~11 G elements/s per core from cache here) just before a GEMM reads them, so no
+/// full fp32 copy ever exists. `LUMEN_WEIGHTS=fp32` widens everything at load instead.
 public struct WeightTensor: Sendable {
     /// The elements, in the stored precision.
     public enum Storage: Sendable {
@@ -63,12 +64,6 @@ public struct WeightTensor: Sendable {
     /// `parallel` is false, for callers that already run one task per core).
     public func withFloatRows<R>(_ range: Range<Int>, parallel: Bool = true, _ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
         try withFloatBlock(rows: range, columns: 0..<rowLength, parallel: parallel) { pointer, _ in try body(pointer) }
-    }
-
-    /// Calls `body` with columns `range` of every row (the weight viewed as `[rows, rowLength]`)
-    /// and their leading dimension; see `withFloatBlock`.
-    public func withFloatColumns<R>(_ range: Range<Int>, _ body: (UnsafePointer<Float>, Int) throws -> R) rethrows -> R {
-        try withFloatBlock(rows: 0..<rows, columns: range, parallel: true, body)
     }
 
     /// Calls `body` with the block `rows × columns` of the weight viewed as `[rows, rowLength]`,
