@@ -7,22 +7,7 @@ import Foundation
 public enum NN {
     /// `torch.nn.functional.linear`: `x[..., K] · Wᵀ + b` with `weight` of shape `[N, K]`.
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-        let k = weight.shape[1], n = weight.shape[0]
-        precondition(x.shape.last == k, "linear: input \(x.shape) vs weight \(weight.shape)")
-        let m = x.count / k
-        var outShape = x.shape
-        outShape[outShape.count - 1] = n
-        return OpProfiler.measure("linear \(k)→\(n) ×\(m)") { Tensor(uninitializedShape: outShape) { o in
-            let out = o.baseAddress!
-            if let bias { fillRows(out, rows: m, with: bias) }
-            x.data.withUnsafeBufferPointer { xp in
-                weight.data.withUnsafeBufferPointer { wp in
-                    BLAS.gemm(transB: true, m: m, n: n, k: k,
-                              a: xp.baseAddress!, lda: k, b: wp.baseAddress!, ldb: k,
-                              beta: bias == nil ? 0 : 1, c: out, ldc: n)
-                }
-            }
-        } }
+        linear(x, weight: WeightTensor(weight), bias: bias)
     }
 
     /// Sets each of `rows` rows of `out` to `bias` (GEMMs then add into it with beta = 1).
@@ -34,18 +19,17 @@ public enum NN {
 
     /// `linear` with a weight kept in its stored precision (`WeightTensor`).
     ///
-    /// fp32 weights take the path above. A 16-bit weight is multiplied in blocks widened just
+    /// An fp32 weight is one threaded GEMM. A 16-bit weight is multiplied in blocks widened just
     /// before use (`widenedGEMM`), so every weight element is widened once and read from cache —
     /// for few-row inputs (the text encoder's 77 tokens) that is half the memory traffic of an
     /// fp32 weight.
     public static func linear(_ x: Tensor, weight: WeightTensor, bias: Tensor?) -> Tensor {
-        if let w = weight.float32 { return linear(x, weight: Tensor(shape: weight.shape, data: w), bias: bias) }
         let k = weight.rowLength, n = weight.rows
         precondition(x.shape.last == k, "linear: input \(x.shape) vs weight \(weight.shape)")
         let m = x.count / k
         var outShape = x.shape
         outShape[outShape.count - 1] = n
-        return OpProfiler.measure("linear \(k)→\(n) ×\(m) (16-bit)") { Tensor(uninitializedShape: outShape) { o in
+        return OpProfiler.measure("linear \(k)→\(n) ×\(m)\(weight.float32 == nil ? " (16-bit)" : "")") { Tensor(uninitializedShape: outShape) { o in
             let out = o.baseAddress!
             if let bias { fillRows(out, rows: m, with: bias) }
             x.data.withUnsafeBufferPointer { xp in
