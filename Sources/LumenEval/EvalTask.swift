@@ -28,28 +28,7 @@ public enum EvalTask: String, Codable, Sendable, CaseIterable {
     /// Scenes for this task. Object tasks use daylight photos of rubber or metal objects, so that
     /// what the prompt states can be seen (glass is nearly colourless, a pencil sketch has no
     /// colour, night hides both); the scene tasks keep everything else free.
-    public var constraints: SceneConstraints {
-        let day: [TimeOfDay] = [.noon, .goldenHour, .overcast]
-        let opaque: [Material] = [.rubber, .metal]
-        switch self {
-        case .color, .shape:
-            return SceneConstraints(objectCounts: 1...1, styles: [.photo], times: day, materials: opaque, sizes: [.large])
-        case .count:
-            return SceneConstraints(objectCounts: 2...4, styles: [.photo], times: day, materials: opaque)
-        case .colorBinding:
-            return SceneConstraints(objectCounts: 2...2, styles: [.photo], times: day, materials: opaque, sizes: [.large],
-                                    distinctColors: true, distinctShapes: true)
-        case .position:
-            return SceneConstraints(objectCounts: 2...2, styles: [.photo], times: day, materials: opaque, sizes: [.large],
-                                    distinctShapes: true)
-        case .biome:
-            return SceneConstraints(objectCounts: 1...2, styles: [.photo], times: day)
-        case .timeOfDay:
-            return SceneConstraints(objectCounts: 1...2, styles: [.photo])
-        case .style:
-            return SceneConstraints(objectCounts: 1...2, times: day)
-        }
-    }
+    public var constraints: SceneConstraints { SceneConstraints.evalTask(rawValue) ?? .none }
 }
 
 /// What a prompt states, in the checker's vocabulary.

@@ -54,6 +54,37 @@ public struct SceneConstraints: Sendable, Equatable {
 
     public static let none = SceneConstraints()
 
+    /// The scenes `lumen eval` draws for a task (`color`, `shape`, `count`, `color_binding`,
+    /// `position`, `biome`, `time_of_day`, `style`; `nil` for any other name). Object tasks use
+    /// daylight photos of rubber or metal objects, so that what the prompt states can be seen
+    /// (glass is nearly colourless, a pencil sketch has no colour, night hides both); the scene
+    /// tasks keep everything else free. Kept here, not in the evaluator, so that the portable
+    /// training renderer (`training/scene_shard`) draws the same scenes.
+    public static func evalTask(_ name: String) -> SceneConstraints? {
+        let day: [TimeOfDay] = [.noon, .goldenHour, .overcast]
+        let opaque: [Material] = [.rubber, .metal]
+        switch name {
+        case "color", "shape":
+            return SceneConstraints(objectCounts: 1...1, styles: [.photo], times: day, materials: opaque, sizes: [.large])
+        case "count":
+            return SceneConstraints(objectCounts: 2...4, styles: [.photo], times: day, materials: opaque)
+        case "color_binding":
+            return SceneConstraints(objectCounts: 2...2, styles: [.photo], times: day, materials: opaque, sizes: [.large],
+                                    distinctColors: true, distinctShapes: true)
+        case "position":
+            return SceneConstraints(objectCounts: 2...2, styles: [.photo], times: day, materials: opaque, sizes: [.large],
+                                    distinctShapes: true)
+        case "biome":
+            return SceneConstraints(objectCounts: 1...2, styles: [.photo], times: day)
+        case "time_of_day":
+            return SceneConstraints(objectCounts: 1...2, styles: [.photo])
+        case "style":
+            return SceneConstraints(objectCounts: 1...2, times: day)
+        default:
+            return nil
+        }
+    }
+
     func accepts(_ objects: [SceneObject]) -> Bool {
         if distinctColors && Set(objects.map(\.color)).count != objects.count { return false }
         if distinctShapes && Set(objects.map(\.shape)).count != objects.count { return false }
