@@ -150,6 +150,35 @@ public enum NN {
                     }
                     return
                 }
+                let budget = 4 << 20  // floats in the unfolded band
+                if n > 1 && batchedIm2col && n * kdim * outHW <= budget {
+                    // The whole batch unfolded side by side, [C·kh·kw, n·H·W], and multiplied by
+                    // one GEMM (a guided step's two images at the UNet's small levels): a
+                    // weight-bound layer then reads and widens its weight once per call, and the
+                    // GEMM sees n times the columns (16 → 32 at 4×4). The product is then copied
+                    // into NCHW with the bias added.
+                    let total = n * outHW
+                    ScratchPool.withBuffer(kdim * total + o * total) { buffer in
+                        let col = buffer, product = buffer + kdim * total
+                        for b in 0..<n {
+                            im2col(xp.baseAddress! + b * c * h * w, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride,
+                                   padding: padding, outW: outW, y0: 0, rows: outH, col: col + b * outHW, rowStride: total)
+                        }
+                        widenedGEMM(weight, columns: total, threadedAbove: widenedThreadedColumns) { wp, ldw, r, kr, first in
+                            BLAS.gemm(m: r.count, n: total, k: kr.count, a: wp, lda: ldw, b: col + kr.lowerBound * total, ldb: total,
+                                      beta: first ? 0 : 1, c: product + r.lowerBound * total, ldc: total)
+                        }
+                        let biasValues = bias?.data
+                        parallelFor(o) { oc in
+                            let add = biasValues?[oc] ?? 0
+                            for b in 0..<n {
+                                let src = product + oc * total + b * outHW, dst = out.baseAddress! + (b * o + oc) * outHW
+                                for i in 0..<outHW { dst[i] = src[i] + add }
+                            }
+                        }
+                    }
+                    return
+                }
                 if let bias {
                     for b in 0..<n {
                         for oc in 0..<o { (out.baseAddress! + (b * o + oc) * outHW).update(repeating: bias.data[oc], count: outHW) }
@@ -157,7 +186,6 @@ public enum NN {
                 }
                 let beta: Float = bias == nil ? 0 : 1
                 let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == .same(0)
-                let budget = 4 << 20  // floats in the unfolded band
                 let bandRows = Swift.max(1, Swift.min(outH, budget / Swift.max(1, kdim * outW)))
                 ScratchPool.withBuffer(pointwise ? 0 : kdim * bandRows * outW) { colBuffer in
                 let col = pointwise ? nil : colBuffer
@@ -184,6 +212,10 @@ public enum NN {
             }
         } }
     }
+
+    /// Whether the GEMM convolution paths unfold a whole small batch at once (`LUMEN_CONV_BATCH=0`
+    /// turns it off, for measuring).
+    static let batchedIm2col = getenvString("LUMEN_CONV_BATCH") != "0"
 
     /// Output channels up to which 3×3 "same" convolutions run `conv3x3FewOutputs`.
     static let fewOutputsMaximum = 4
@@ -232,8 +264,8 @@ public enum NN {
     @inlinable
     static func im2col(_ src: UnsafePointer<Float>, c: Int, h: Int, w: Int, kh: Int, kw: Int,
                        stride: Int, padding: Padding, outW: Int, y0: Int, rows: Int,
-                       col: UnsafeMutablePointer<Float>) {
-        let cols = rows * outW
+                       col: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+        let cols = rowStride ?? rows * outW
         parallelFor(c) { ch in
             let plane = src + ch * h * w
             for ky in 0..<kh {

@@ -4,7 +4,7 @@ import Testing
 
 /// `NN.conv2d` against a direct double-precision convolution, for each lowering it picks:
 /// Winograd F(4×4, 3×3), the direct few-output 3×3 kernel, im2col + GEMM (strided, other
-/// paddings), and 1×1 GEMM.
+/// paddings; a small batch unfolded side by side into one GEMM), and 1×1 GEMM.
 @Suite struct ConvolutionTests {
     /// Deterministic values in [-1, 1) (a 64-bit LCG; no dependence on the system's RNG).
     static func values(_ count: Int, seed: UInt64) -> [Float] {
@@ -38,6 +38,7 @@ import Testing
         (2, 16, 12, 67, 63, 3, 1, 1, true), (1, 8, 8, 64, 64, 3, 1, 1, false), (1, 24, 16, 65, 70, 3, 1, 1, true),
         (1, 40, 24, 9, 23, 3, 1, 1, true),
         (2, 16, 8, 12, 12, 3, 2, 1, true), (1, 4, 6, 7, 5, 3, 1, 1, true), (2, 16, 8, 6, 7, 1, 1, 0, true),
+        (2, 12, 10, 5, 4, 3, 1, 1, false), (3, 8, 6, 4, 4, 3, 1, 1, true),
         // Direct few-output path (image heads), including one-pixel-wide and one-row pictures.
         (2, 64, 3, 70, 67, 3, 1, 1, true), (1, 20, 4, 5, 1, 3, 1, 1, false), (1, 7, 1, 1, 9, 3, 1, 1, true),
     ])
