@@ -10,6 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: build_renderer.sh OUT_BINARY}
 work=$(mktemp -d)
+rm -f "$out"
 for f in "$root"/Sources/LumenScenes/*.swift; do
   [ "$(basename "$f")" = ContactSheet.swift ] && continue
   sed -e '/^import LumenTensor$/d' -e '/^import LumenImageIO$/d' -e 's/^import Foundation$/import FoundationEssentials; import Glibc/' "$f" > "$work/$(basename "$f")"

@@ -5,7 +5,8 @@
 #   training/device_run.sh RENDERER SHARDS OUT RENDER_SECONDS GEN_MINUTES CHECKER_MINUTES [GEN_INIT] [CHECKER_INIT]
 # Why in phases: on an H200 the generator trained at 1,026 pictures/s while the renderer and the
 # checker ran beside it, and at 4,451 pictures/s alone (same model, batch 512) — its Python
-# thread, which launches the GPU work, was starved (pinning with taskset did not help there).
+# thread, which launches the GPU work, was starved — even with the trainers pinned to their own
+# cores by taskset (no unpinned run was made to compare).
 # Shards (training/shards.py), rendered in rounds of 5,000 scenes (~29 s on 12 cores):
 #   train-*      training split, seed 1, unconstrained (generator and checker)
 #   train-tK-*   training split, seed 20+K, drawn as `lumen eval` draws task K's scenes (one large
@@ -18,19 +19,18 @@ set -u
 BIN=$1; SHARDS=$2; DEST=$3; RENDER_S=$4; GEN_MIN=$5; CHK_MIN=$6; INIT=${7:-}; CHK_INIT=${8:-}
 mkdir -p "$SHARDS" "$DEST"
 TASKS=(color shape count color_binding position)
-render() { "$BIN" "$@"; }
 end=$((SECONDS + RENDER_S))
 {
-  render 1 train 0 1000 64 2 1 "$SHARDS/train-000"
-  render 2 heldout 0 1000 64 2 1 "$SHARDS/extra-000"
-  render 1 heldout 0 1000 64 2 1 "$SHARDS/heldout-000"
+  "$BIN" 1 train 0 1000 64 2 1 "$SHARDS/train-000"
+  "$BIN" 2 heldout 0 1000 64 2 1 "$SHARDS/extra-000"
+  "$BIN" 1 heldout 0 1000 64 2 1 "$SHARDS/heldout-000"
   c=1
   while [ $SECONDS -lt $end ]; do
     n=$(printf %03d "$c")
-    render 1 train $((1000 + (c - 1) * 2000)) 2000 64 2 1 "$SHARDS/train-$n"
-    for k in 0 1 2 3 4; do render $((20 + k)) train $(((c - 1) * 300)) 300 64 2 1 "$SHARDS/train-t$k-$n" "${TASKS[$k]}"; done
-    render 2 heldout $((1000 + (c - 1) * 500)) 500 64 2 1 "$SHARDS/extra-$n"
-    for k in 0 1 2 3 4; do render $((30 + k)) heldout $(((c - 1) * 200)) 200 64 2 1 "$SHARDS/extra-t$k-$n" "${TASKS[$k]}"; done
+    "$BIN" 1 train $((1000 + (c - 1) * 2000)) 2000 64 2 1 "$SHARDS/train-$n"
+    for k in 0 1 2 3 4; do "$BIN" $((20 + k)) train $(((c - 1) * 300)) 300 64 2 1 "$SHARDS/train-t$k-$n" "${TASKS[$k]}"; done
+    "$BIN" 2 heldout $((1000 + (c - 1) * 500)) 500 64 2 1 "$SHARDS/extra-$n"
+    for k in 0 1 2 3 4; do "$BIN" $((30 + k)) heldout $(((c - 1) * 200)) 200 64 2 1 "$SHARDS/extra-t$k-$n" "${TASKS[$k]}"; done
     echo "round $c rendered at $(date +%T)"
     c=$((c + 1))
   done

@@ -25,9 +25,7 @@ public enum EvalTask: String, Codable, Sendable, CaseIterable {
         }
     }
 
-    /// Scenes for this task. Object tasks use daylight photos of rubber or metal objects, so that
-    /// what the prompt states can be seen (glass is nearly colourless, a pencil sketch has no
-    /// colour, night hides both); the scene tasks keep everything else free.
+    /// Scenes for this task (`SceneConstraints.evalTask`, shared with the training renderer).
     public var constraints: SceneConstraints { SceneConstraints.evalTask(rawValue) ?? .none }
 }
 

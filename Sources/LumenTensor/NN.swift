@@ -357,7 +357,6 @@ public enum NN {
         } }
     }
 
-
     /// Scaled dot-product attention over heads packed in the channel dimension.
     ///
     /// `q` is `[B, Lq, H·d]`, `k` and `v` are `[B, Lk, H·d]`; returns `[B, Lq, H·d]`, i.e. the

@@ -25,10 +25,10 @@ encoder.outputFormatting = [.sortedKeys]
 /// Results by index: each worker writes only its own element, so no lock is needed.
 final class Slots: @unchecked Sendable {
     let pixels: UnsafeMutableBufferPointer<[UInt8]>
-    let lines: UnsafeMutableBufferPointer<Data>
+    let lines: UnsafeMutableBufferPointer<Data?>
     init(_ n: Int) {
         pixels = .allocate(capacity: n); pixels.initialize(repeating: [])
-        lines = .allocate(capacity: n); lines.initialize(repeating: Data())
+        lines = .allocate(capacity: n); lines.initialize(repeating: nil)
     }
 }
 let slots = Slots(count)
@@ -36,13 +36,17 @@ DispatchQueue.concurrentPerform(iterations: count) { i in
     let r = SceneStudio.render(seed: seed, index: start + i, split: split, size: size, samples: samples, supersample: supersample,
                                constraints: constraints)
     slots.pixels[i] = r.rgb
-    slots.lines[i] = (try? encoder.encode(r.scene)) ?? Data()
+    slots.lines[i] = try? encoder.encode(r.scene)
 }
 var bytes = Data(capacity: count * size * size * 3)
 var jsonl = Data()
 for i in 0..<count {
+    guard let line = slots.lines[i] else {
+        fputs("scene-shard: scene \(start + i) could not be encoded as JSON\n", stderr)
+        exit(1)
+    }
     bytes.append(contentsOf: slots.pixels[i])
-    jsonl.append(slots.lines[i]); jsonl.append(0x0A)
+    jsonl.append(line); jsonl.append(0x0A)
 }
 do {
     try bytes.write(to: URL(fileURLWithPath: prefix + ".u8"))
