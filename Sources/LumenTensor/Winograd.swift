@@ -31,11 +31,12 @@ public enum Winograd {
     /// GEMMs to dominate the transforms.
     ///
     /// Small pictures stay on im2col: the filters are transformed on every call (caching them would
-    /// take 4× the weights' memory) and that costs about as much as the multiplications it saves
-    /// when there are few tiles; the GEMMs with few tiles are also inefficient. Measured on the SD
-    /// UNet at 512² (latents 64² down to 8²): Winograd at every size made a step 1.6× slower
-    /// (filter transforms of the 1280-channel layers), from 32² up 1.04× slower, from 64² up
-    /// even (single runs, ±10 % noise); the VAE decoder (64² to 512²) got 1.8× faster.
+    /// take 4× the weights' memory), and with few tiles the 36 GEMMs are narrow and bound by
+    /// reading the transformed filters. Measured on the SD UNet (SD-Turbo, kernel profiler, same
+    /// process alternating), with the vectorised filter transform and the blocked filter buffer:
+    /// at 32×32 latents Winograd beats im2col for every layer (256²: 0.61–0.68 → 0.33–0.41 s for
+    /// the 32² convolutions of a step; 512²: 2.2–2.5 → 1.3–1.6 s); at 16×16 (16 tiles per image)
+    /// it loses (0.54 → 0.77 s). The VAE decoder (64² to 512²) is 1.8× faster with it.
     static func applies(c: Int, o: Int, kh: Int, kw: Int, stride: Int, padding: NN.Padding, h: Int, w: Int) -> Bool {
         kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && c >= minimumChannels && o >= minimumChannels && h * w >= minimumPixels
     }
@@ -52,48 +53,85 @@ public enum Winograd {
     static let minimumChannels: Int = Int(getenvString("LUMEN_WINOGRAD_CHANNELS") ?? "") ?? 8
 
     /// Smallest output area (pixels) that takes the Winograd path (`LUMEN_WINOGRAD_MIN` overrides).
-    static let minimumPixels: Int = Int(getenvString("LUMEN_WINOGRAD_MIN") ?? "") ?? 64 * 64
+    static let minimumPixels: Int = Int(getenvString("LUMEN_WINOGRAD_MIN") ?? "") ?? 32 * 32
 
     /// `U[ξ][oc][ic] = (G g Gᵀ)[ξ]` for every filter, with G's rows written out (no tables):
     /// this runs on every call, so it must stay far cheaper than the GEMMs it feeds.
+    ///
+    /// Vectorised across 8 input channels at a time (`U[ξ][oc]` rows are contiguous in `ic`), with
+    /// G's fractions as multiplications: the scalar version with divisions cost 10–40 ns per weight
+    /// (82 ms for a 640→640 bank, 40 % of that layer's GEMM time in the SD UNet at 512²).
     static func transformWeights(_ wp: UnsafePointer<Float>, o: Int, c: Int, into u: UnsafeMutablePointer<Float>) {
+        typealias F8 = SIMD8<Float>
         let plane = o * c
-        @inline(__always) func g6(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float, Float, Float) {
+        @inline(__always) func g6(_ a: F8, _ b: F8, _ c: F8) -> (F8, F8, F8, F8, F8, F8) {
             let p = a + c
-            return (a / 4, -(p + b) / 6, -(p - b) / 6, a / 24 + b / 12 + c / 6, a / 24 - b / 12 + c / 6, c)
+            let a24 = a * (1 / 24 as Float), b12 = b * (1 / 12 as Float), c6 = c * (1 / 6 as Float)
+            return (a * 0.25, (p + b) * (-1 / 6 as Float), (p - b) * (-1 / 6 as Float), a24 + b12 + c6, a24 - b12 + c6, c)
         }
         parallelFor(o) { oc in
-            for ic in 0..<c {
-                let k = wp + (oc * c + ic) * 9
+            var ic = 0
+            while ic < c {
+                let lanes = Swift.min(8, c - ic)
+                // Gather the 9 taps of `lanes` filters: k[j][lane] = weight[oc][ic + lane][j].
+                var k = (F8(), F8(), F8(), F8(), F8(), F8(), F8(), F8(), F8())
+                withUnsafeMutableBytes(of: &k) { raw in
+                    let t = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+                    let src = wp + (oc * c + ic) * 9
+                    for lane in 0..<lanes { for j in 0..<9 { t[j * 8 + lane] = src[lane * 9 + j] } }
+                }
                 // Columns first: G applied to each of the 3 kernel columns → 6×3.
-                let c0 = g6(k[0], k[3], k[6]), c1 = g6(k[1], k[4], k[7]), c2 = g6(k[2], k[5], k[8])
-                @inline(__always) func put(_ i: Int, _ a: Float, _ b: Float, _ cc: Float) {
+                let c0 = g6(k.0, k.3, k.6), c1 = g6(k.1, k.4, k.7), c2 = g6(k.2, k.5, k.8)
+                let base = u + oc * c + ic
+                @inline(__always) func put(_ i: Int, _ a: F8, _ b: F8, _ cc: F8) {
                     let r = g6(a, b, cc)
-                    let base = u + i * 6 * plane + oc * c + ic
-                    base[0] = r.0; base[plane] = r.1; base[2 * plane] = r.2
-                    base[3 * plane] = r.3; base[4 * plane] = r.4; base[5 * plane] = r.5
+                    @inline(__always) func store(_ j: Int, _ v: F8) {
+                        let dst = base + (i * 6 + j) * plane
+                        if lanes == 8 {
+                            UnsafeMutableRawPointer(dst).storeBytes(of: v, as: F8.self)
+                        } else {
+                            for lane in 0..<lanes { dst[lane] = v[lane] }
+                        }
+                    }
+                    store(0, r.0); store(1, r.1); store(2, r.2); store(3, r.3); store(4, r.4); store(5, r.5)
                 }
                 put(0, c0.0, c1.0, c2.0); put(1, c0.1, c1.1, c2.1); put(2, c0.2, c1.2, c2.2)
                 put(3, c0.3, c1.3, c2.3); put(4, c0.4, c1.4, c2.4); put(5, c0.5, c1.5, c2.5)
+                ic += 8
             }
         }
     }
 
     /// `y = conv2d(x, weight, bias, stride 1, padding 1)` for NCHW `x` and `[O, C, 3, 3]` weights.
+    ///
+    /// `filterBlockFloats` and `chunkRows` override the blocking (tests use them to take every
+    /// loop path on small inputs).
     static func conv3x3(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int,
                         weight: UnsafePointer<Float>, o: Int, bias: UnsafePointer<Float>?,
-                        out: UnsafeMutablePointer<Float>) {
+                        out: UnsafeMutablePointer<Float>,
+                        filterBlockFloats: Int = ScratchPool.maximumPooledFloats, chunkRows: Int? = nil) {
         let tilesX = (w + 3) / 4, tilesY = (h + 3) / 4
         // Chunk of tile rows (over all images): 36 · max(c, o) · rows · tilesX ≤ chunkFloats.
         let totalRows = n * tilesY
         // At least `minimumChunkTiles` tiles per chunk, so the GEMMs stay wide for many channels.
-        let rowsPerChunk = Swift.max(1, Swift.min(totalRows, Swift.max(chunkFloats / (36 * Swift.max(c, o) * tilesX),
+        let defaultRows = Swift.max(1, Swift.min(totalRows, Swift.max(chunkFloats / (36 * Swift.max(c, o) * tilesX),
                                                                        (minimumChunkTiles + tilesX - 1) / tilesX)))
+        let rowsPerChunk = chunkRows.map { Swift.max(1, Swift.min(totalRows, $0)) } ?? defaultRows
         let capacity = rowsPerChunk * tilesX
-        ScratchPool.withBuffer(36 * o * c) { u in
+        // Blocks of output channels whose transformed filters fit one pooled buffer (a 640→640
+        // bank is 59 MB transformed: above the pool's limit it was mapped and page-faulted on every
+        // call). With one block the filters are transformed once; with several and several tile
+        // chunks (never at the SD UNet's sizes, where one chunk holds the whole picture) each
+        // chunk transforms them again.
+        let oBlock = Swift.max(1, Swift.min(o, filterBlockFloats / (36 * c)))
+        let blocks = (o + oBlock - 1) / oBlock
+        let wholeU = blocks == 1
+        ScratchPool.withBuffer(36 * oBlock * c) { u in
         ScratchPool.withBuffer(36 * c * capacity) { v in
-        ScratchPool.withBuffer(36 * o * capacity) { m in
-        OpProfiler.measure("  winograd filter transform \(c)→\(o)") { transformWeights(weight, o: o, c: c, into: u) }
+        ScratchPool.withBuffer(36 * oBlock * capacity) { m in
+        if wholeU {
+            OpProfiler.measure("  winograd filter transform \(c)→\(o)") { transformWeights(weight, o: o, c: c, into: u) }
+        }
         var row0 = 0
         while row0 < totalRows {
             let rows = Swift.min(rowsPerChunk, totalRows - row0)
@@ -101,15 +139,25 @@ public enum Winograd {
             OpProfiler.measure("  winograd input transform \(c) @\(h)×\(w)") {
                 inputTransform(x, c: c, h: h, w: w, tilesX: tilesX, tilesY: tilesY, row0: row0, rows: rows, v: v, t: t)
             }
-            OpProfiler.measure("  winograd GEMMs \(c)→\(o) @\(h)×\(w)") {
-                for xi in 0..<36 {
-                    BLAS.gemm(m: o, n: t, k: c, a: u + xi * o * c, lda: c, b: v + xi * c * t, ldb: t,
-                              c: m + xi * o * t, ldc: t)
+            var o0 = 0
+            while o0 < o {
+                let ob = Swift.min(oBlock, o - o0)
+                if !wholeU {
+                    OpProfiler.measure("  winograd filter transform \(c)→\(o)") {
+                        transformWeights(weight + o0 * c * 9, o: ob, c: c, into: u)
+                    }
                 }
-            }
-            OpProfiler.measure("  winograd output transform \(o) @\(h)×\(w)") {
-                outputTransform(m, o: o, h: h, w: w, tilesX: tilesX, tilesY: tilesY, row0: row0, rows: rows, t: t,
-                                bias: bias, out: out)
+                OpProfiler.measure("  winograd GEMMs \(c)→\(o) @\(h)×\(w)") {
+                    for xi in 0..<36 {
+                        BLAS.gemm(m: ob, n: t, k: c, a: u + xi * ob * c, lda: c, b: v + xi * c * t, ldb: t,
+                                  c: m + xi * ob * t, ldc: t)
+                    }
+                }
+                OpProfiler.measure("  winograd output transform \(o) @\(h)×\(w)") {
+                    outputTransform(m, o: ob, outChannels: o, firstChannel: o0, h: h, w: w, tilesX: tilesX, tilesY: tilesY,
+                                    row0: row0, rows: rows, t: t, bias: bias, out: out)
+                }
+                o0 += ob
             }
             row0 += rows
         }
@@ -198,14 +246,15 @@ public enum Winograd {
 
     /// `y = Aᵀ M A` (+ bias) for each output channel and tile of the chunk, written into `out`
     /// with the last tiles clipped to the picture. One task per output channel.
-    static func outputTransform(_ m: UnsafePointer<Float>, o: Int, h: Int, w: Int, tilesX: Int, tilesY: Int,
-                                row0: Int, rows: Int, t: Int, bias: UnsafePointer<Float>?,
+    /// `m` holds the products of `o` output channels starting at `firstChannel` of `outChannels`.
+    static func outputTransform(_ m: UnsafePointer<Float>, o: Int, outChannels: Int, firstChannel: Int, h: Int, w: Int,
+                                tilesX: Int, tilesY: Int, row0: Int, rows: Int, t: Int, bias: UnsafePointer<Float>?,
                                 out: UnsafeMutablePointer<Float>) {
         parallelFor(o) { oc in
             let s = UnsafeMutablePointer<Float>.allocate(capacity: 24 * tilesX)  // Aᵀ M: 4×6
             let y = UnsafeMutablePointer<Float>.allocate(capacity: 16 * tilesX)  // 4×4
             defer { s.deallocate(); y.deallocate() }
-            let b = bias?[oc] ?? 0
+            let b = bias?[firstChannel + oc] ?? 0
             for r in 0..<rows {
                 let global = row0 + r
                 let image = global / tilesY, ty = global % tilesY
@@ -233,7 +282,7 @@ public enum Winograd {
                         dst[3 * tilesX + k] = m1 + 8 * m2 + a5 + b
                     }
                 }
-                let plane = out + (image * o + oc) * h * w
+                let plane = out + (image * outChannels + firstChannel + oc) * h * w
                 for i in 0..<4 {
                     let oy = ty * 4 + i
                     guard oy < h else { break }

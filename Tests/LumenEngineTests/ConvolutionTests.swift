@@ -33,10 +33,11 @@ import Testing
     }
 
     @Test(arguments: [
-        // (n, c, o, h, w, k, stride, pad, bias): Winograd cases first (≥ 64×64 pixels; sizes not
+        // (n, c, o, h, w, k, stride, pad, bias): Winograd cases first (≥ 32×32 pixels; sizes not
         // multiples of 4 so the clipped last tiles are checked), then im2col below that size.
         (2, 16, 12, 67, 63, 3, 1, 1, true), (1, 8, 8, 64, 64, 3, 1, 1, false), (1, 24, 16, 65, 70, 3, 1, 1, true),
-        (1, 40, 24, 9, 23, 3, 1, 1, true),
+        (2, 10, 12, 32, 34, 3, 1, 1, true),
+        (1, 40, 24, 9, 23, 3, 1, 1, true), (1, 12, 9, 33, 31, 3, 1, 1, true),
         (2, 16, 8, 12, 12, 3, 2, 1, true), (1, 4, 6, 7, 5, 3, 1, 1, true), (2, 16, 8, 6, 7, 1, 1, 0, true),
         (2, 12, 10, 5, 4, 3, 1, 1, false), (3, 8, 6, 4, 4, 3, 1, 1, true),
         // Direct few-output path (image heads), including one-pixel-wide and one-row pictures.
@@ -48,10 +49,39 @@ import Testing
         let weight = Tensor(shape: [o, c, k, k], data: Self.values(o * c * k * k, seed: 2).map { $0 * 0.3 })
         let bias = hasBias ? Tensor(shape: [o], data: Self.values(o, seed: 3)) : nil
         let y = NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: .same(pad))
-        #expect(Winograd.applies(c: c, o: o, kh: k, kw: k, stride: stride, padding: .same(pad), h: h, w: w) == (k == 3 && stride == 1 && h * w >= 4096 && c >= 8 && o >= 8))
+        #expect(Winograd.applies(c: c, o: o, kh: k, kw: k, stride: stride, padding: .same(pad), h: h, w: w) == (k == 3 && stride == 1 && h * w >= 1024 && c >= 8 && o >= 8))
         let ref = Self.reference(x, weight, bias, stride: stride, pad: pad)
         #expect(y.count == ref.count)
         let worst = zip(y.data, ref).map { abs(Double($0) - $1) }.max() ?? 0
+        let scale = ref.map(abs).max() ?? 1
+        #expect(worst <= 1e-5 * scale, "max error \(worst) (scale \(scale))")
+    }
+
+    /// Winograd with its filters transformed in blocks of output channels (as for the UNet's wide
+    /// layers) and its tiles in several chunks, so each chunk transforms every block again: the
+    /// same result as the direct convolution, also for a last block narrower than the others.
+    @Test(arguments: [(1, 5 * 36 * 9, nil as Int?), (2, 4 * 36 * 9, 3), (1, 36 * 9, 2), (2, 1 << 22, 5)])
+    func winogradBlocking(_ p: (Int, Int, Int?)) {
+        let (n, filterBlockFloats, chunkRows) = p
+        let (c, o, h, w) = (9, 11, 21, 19)
+        let x = Tensor(shape: [n, c, h, w], data: Self.values(n * c * h * w, seed: 4))
+        let weight = Tensor(shape: [o, c, 3, 3], data: Self.values(o * c * 9, seed: 5).map { $0 * 0.3 })
+        let bias = Tensor(shape: [o], data: Self.values(o, seed: 6))
+        var y = [Float](repeating: .nan, count: n * o * h * w)
+        x.data.withUnsafeBufferPointer { xp in
+            weight.data.withUnsafeBufferPointer { wp in
+                bias.data.withUnsafeBufferPointer { bp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp.baseAddress!, o: o,
+                                         bias: bp.baseAddress!, out: yp.baseAddress!,
+                                         filterBlockFloats: filterBlockFloats, chunkRows: chunkRows)
+                    }
+                }
+            }
+        }
+        #expect(!y.contains { $0.isNaN }, "some outputs were never written")
+        let ref = Self.reference(x, weight, bias, stride: 1, pad: 1)
+        let worst = zip(y, ref).map { abs(Double($0) - $1) }.max() ?? .nan
         let scale = ref.map(abs).max() ?? 1
         #expect(worst <= 1e-5 * scale, "max error \(worst) (scale \(scale))")
     }
