@@ -1,6 +1,7 @@
 import Foundation
 import LumenModels
 import LumenSchedulers
+import LumenTensor
 import LumenTokenizers
 import LumenWeights
 
@@ -12,6 +13,7 @@ public enum PipelineLoader {
     /// - Parameter variant: a weights variant to prefer ("fp16"), as diffusers' `variant=`.
     public static func load(path: String, decoder decoderPath: String? = nil, variant: String? = nil,
                             tokenizer tokenizerPath: String? = nil) throws -> StableDiffusionPipeline {
+        _ = AllocatorPolicy.applied
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelLayoutError.notFound(path) }
         var pipeline: StableDiffusionPipeline
