@@ -118,9 +118,9 @@ public enum NN {
     }
 
     /// `conv2d` with a weight kept in its stored precision. A 16-bit weight is widened whole for
-    /// the Winograd and direct paths (their filters are at most a few MB) and in blocks of output
-    /// channels (≤ `widenedConvBlockFloats`) for the GEMM paths, so no fp32 copy of a big filter
-    /// bank (up to 118 MB in the SD UNet) is made.
+    /// the direct path (at most 4 filters), in the blocks of output channels that Winograd
+    /// transforms together, and in blocks of output channels (≤ `widenedConvBlockFloats`) for the
+    /// GEMM paths, so no fp32 copy of a big filter bank (up to 118 MB in the SD UNet) is made.
     public static func conv2d(_ x: Tensor, weight: WeightTensor, bias: Tensor?, stride: Int = 1, padding: Padding) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, kc, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
@@ -135,16 +135,20 @@ public enum NN {
         return OpProfiler.measure("conv\(kh)x\(kw)\(stride > 1 ? "/\(stride)" : "") \(path) \(c)→\(o) @\(outH)×\(outW) ×\(n)") {
         Tensor(uninitializedShape: [n, o, outH, outW]) { out in
             x.data.withUnsafeBufferPointer { xp in
-                if fewOutputs || winograd {
+                if winograd {
+                    let conv = { (bp: UnsafePointer<Float>?) in
+                        Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w,
+                                         weightRows: { rows, body in weight.withFloatRows(rows) { body($0) } }, o: o,
+                                         bias: bp, out: out.baseAddress!)
+                    }
+                    if let bias { bias.data.withUnsafeBufferPointer { conv($0.baseAddress!) } } else { conv(nil) }
+                    return
+                }
+                if fewOutputs {
                     weight.withFloatRows(0..<o) { wp in
                         let conv = { (bp: UnsafePointer<Float>?) in
-                            if fewOutputs {
-                                conv3x3FewOutputs(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp, o: o,
-                                                  bias: bp, out: out.baseAddress!)
-                            } else {
-                                Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp, o: o,
-                                                 bias: bp, out: out.baseAddress!)
-                            }
+                            conv3x3FewOutputs(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp, o: o,
+                                              bias: bp, out: out.baseAddress!)
                         }
                         if let bias { bias.data.withUnsafeBufferPointer { conv($0.baseAddress!) } } else { conv(nil) }
                     }

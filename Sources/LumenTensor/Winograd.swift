@@ -104,10 +104,12 @@ public enum Winograd {
 
     /// `y = conv2d(x, weight, bias, stride 1, padding 1)` for NCHW `x` and `[O, C, 3, 3]` weights.
     ///
-    /// `filterBlockFloats` and `chunkRows` override the blocking (tests use them to take every
-    /// loop path on small inputs).
+    /// `weightRows(range, body)` calls `body` with the fp32 filters of output channels `range`
+    /// (`[range.count, C, 3, 3]`): a stored fp16 bank is widened one block at a time, so no fp32
+    /// copy of a whole 1280→1280 bank (59 MB) is made. `filterBlockFloats` and `chunkRows`
+    /// override the blocking (tests use them to take every loop path on small inputs).
     static func conv3x3(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int,
-                        weight: UnsafePointer<Float>, o: Int, bias: UnsafePointer<Float>?,
+                        weightRows: (Range<Int>, (UnsafePointer<Float>) -> Void) -> Void, o: Int, bias: UnsafePointer<Float>?,
                         out: UnsafeMutablePointer<Float>,
                         filterBlockFloats: Int = ScratchPool.maximumPooledFloats, chunkRows: Int? = nil) {
         let tilesX = (w + 3) / 4, tilesY = (h + 3) / 4
@@ -130,7 +132,9 @@ public enum Winograd {
         ScratchPool.withBuffer(36 * c * capacity) { v in
         ScratchPool.withBuffer(36 * oBlock * capacity) { m in
         if wholeU {
-            OpProfiler.measure("  winograd filter transform \(c)→\(o)") { transformWeights(weight, o: o, c: c, into: u) }
+            OpProfiler.measure("  winograd filter transform \(c)→\(o)") {
+                weightRows(0..<o) { transformWeights($0, o: o, c: c, into: u) }
+            }
         }
         var row0 = 0
         while row0 < totalRows {
@@ -144,7 +148,7 @@ public enum Winograd {
                 let ob = Swift.min(oBlock, o - o0)
                 if !wholeU {
                     OpProfiler.measure("  winograd filter transform \(c)→\(o)") {
-                        transformWeights(weight + o0 * c * 9, o: ob, c: c, into: u)
+                        weightRows(o0..<o0 + ob) { transformWeights($0, o: ob, c: c, into: u) }
                     }
                 }
                 OpProfiler.measure("  winograd GEMMs \(c)→\(o) @\(h)×\(w)") {

@@ -72,7 +72,8 @@ import Testing
             weight.data.withUnsafeBufferPointer { wp in
                 bias.data.withUnsafeBufferPointer { bp in
                     y.withUnsafeMutableBufferPointer { yp in
-                        Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp.baseAddress!, o: o,
+                        Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w,
+                                         weightRows: { rows, body in body(wp.baseAddress! + rows.lowerBound * c * 9) }, o: o,
                                          bias: bp.baseAddress!, out: yp.baseAddress!,
                                          filterBlockFloats: filterBlockFloats, chunkRows: chunkRows)
                     }
