@@ -1,4 +1,3 @@
-// glibc's allocator tuning (`mallopt`), which Swift's Glibc module does not export.
-#if defined(__GLIBC__) || defined(__linux__)
+// glibc's allocator tuning (`mallopt`), which Swift's Glibc module does not export. Imported
+// only where Glibc is (see LumenTensor/System.swift).
 #include <malloc.h>
-#endif

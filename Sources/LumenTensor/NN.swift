@@ -136,21 +136,19 @@ public enum NN {
         Tensor(uninitializedShape: [n, o, outH, outW]) { out in
             x.data.withUnsafeBufferPointer { xp in
                 if winograd {
-                    let conv = { (bp: UnsafePointer<Float>?) in
+                    withBiasPointer(bias) { bp in
                         Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w,
                                          weightRows: { rows, body in weight.withFloatRows(rows) { body($0) } }, o: o,
                                          bias: bp, out: out.baseAddress!)
                     }
-                    if let bias { bias.data.withUnsafeBufferPointer { conv($0.baseAddress!) } } else { conv(nil) }
                     return
                 }
                 if fewOutputs {
                     weight.withFloatRows(0..<o) { wp in
-                        let conv = { (bp: UnsafePointer<Float>?) in
+                        withBiasPointer(bias) { bp in
                             conv3x3FewOutputs(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: wp, o: o,
                                               bias: bp, out: out.baseAddress!)
                         }
-                        if let bias { bias.data.withUnsafeBufferPointer { conv($0.baseAddress!) } } else { conv(nil) }
                     }
                     return
                 }
@@ -215,6 +213,11 @@ public enum NN {
                 }
             }
         } }
+    }
+
+    /// Calls `body` with a pointer to the bias values, or nil without a bias.
+    private static func withBiasPointer(_ bias: Tensor?, _ body: (UnsafePointer<Float>?) -> Void) {
+        if let bias { bias.data.withUnsafeBufferPointer { body($0.baseAddress!) } } else { body(nil) }
     }
 
     /// Whether the GEMM convolution paths unfold a whole small batch at once (`LUMEN_CONV_BATCH=0`

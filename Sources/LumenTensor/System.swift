@@ -53,10 +53,11 @@ public func peakResidentBytes() -> Int {
 /// system past its trim threshold, so a step's activations (a 42 MB GEGLU projection in the SD
 /// UNet at 512², 128–512 MB feature maps in its VAE decoder) were page-faulted and zeroed by the
 /// kernel on every use. With mappings off (`M_MMAP_MAX` 0) and trimming only above 2 GB free,
-/// freed tensors stay in the heap and are handed out again. Measured on SD-Turbo 512², 1 step,
-/// kernel profiler, same machine alternating: UNet step 7.2 → 5.8 s, VAE decode 13.4 → 10.9 s,
-/// peak RSS 3296 → 3423 MiB (fragmentation of the kept heap); at 256², 2 runs alternating twice:
-/// end to end 5.48–5.54 → 4.79–4.85 s, peak RSS 2792 → 2847 MiB (with TAESD unchanged, 2465 MiB).
+/// freed tensors stay in the heap and are handed out again. Measured with `lumen bench` on
+/// SD-Turbo (random weights), off then on: 512², 1 step, one run each: UNet step 7.2 → 5.8 s, VAE
+/// decode 13.4 → 10.9 s, peak RSS 3296 → 3423 MiB (fragmentation of the kept heap); 256², 2 runs,
+/// alternated twice: end to end 5.48–5.54 → 4.79–4.85 s, peak RSS 2792 → 2847 MiB (with TAESD:
+/// 2465 MiB both ways, time within noise).
 /// `LUMEN_KEEP_FREED_MEMORY=0` leaves glibc's defaults (for measuring).
 public enum AllocatorPolicy {
     /// Applied once, on first use; true if the settings were taken.

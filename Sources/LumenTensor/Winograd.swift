@@ -126,8 +126,7 @@ public enum Winograd {
         // chunks (never at the SD UNet's sizes, where one chunk holds the whole picture) each
         // chunk transforms them again.
         let oBlock = Swift.max(1, Swift.min(o, filterBlockFloats / (36 * c)))
-        let blocks = (o + oBlock - 1) / oBlock
-        let wholeU = blocks == 1
+        let wholeU = oBlock == o
         ScratchPool.withBuffer(36 * oBlock * c) { u in
         ScratchPool.withBuffer(36 * c * capacity) { v in
         ScratchPool.withBuffer(36 * oBlock * capacity) { m in
