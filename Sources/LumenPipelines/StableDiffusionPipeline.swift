@@ -190,9 +190,12 @@ public struct StableDiffusionPipeline: Sendable {
     }
 
     /// Prompt → pictures.
+    /// One generation runs at a time per process (`ComputeThreads.exclusively`); others queue.
     public func generate(_ r: GenerationRequest, progress: (GenerationProgress) -> Bool = { _ in true }) throws -> [RGBImage] {
-        let latents = try denoise(r, progress: progress)
-        guard progress(GenerationProgress(stage: .decoding, step: r.steps, totalSteps: r.steps, latents: nil)) else { throw PipelineError.cancelled }
-        return Self.toImages(decodeLatents(latents))
+        try ComputeThreads.exclusively {
+            let latents = try denoise(r, progress: progress)
+            guard progress(GenerationProgress(stage: .decoding, step: r.steps, totalSteps: r.steps, latents: nil)) else { throw PipelineError.cancelled }
+            return Self.toImages(decodeLatents(latents))
+        }
     }
 }

@@ -36,8 +36,15 @@ public enum PictureWriter {
         var watermarkID: UInt32?
         if image.width >= DwtDctWatermark.minimumSize && image.height >= DwtDctWatermark.minimumSize {
             let id = withUnsafeBytes(of: instance.uuid) { $0.load(as: UInt32.self) }
-            pixels = DwtDctWatermark.embed(rgb: pixels, width: image.width, height: image.height,
-                                           bits: WatermarkPayload(pictureID: id).bits)
+            // Marked through what a reader will decode, so lossy formats keep every bit.
+            let (w, h) = (image.width, image.height)
+            let channel: DwtDctWatermark.Channel?
+            switch format {
+            case .png: channel = nil
+            case .jpeg: channel = { try JPEGCodec.decodeRGB(JPEGCodec.encode(width: w, height: h, rgb: $0, quality: quality)).pixels }
+            case .webp: channel = { try WebPCodec.decodeRGB(WebPCodec.encode(width: w, height: h, rgb: $0, quality: quality)).pixels }
+            }
+            pixels = try DwtDctWatermark.embed(rgb: pixels, width: w, height: h, bits: WatermarkPayload(pictureID: id).bits, through: channel)
             watermarkID = id
         }
         let instanceID = "xmp:iid:\(instance.uuidString.lowercased())"

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Runs `body` over `0..<count` in contiguous chunks on all cores.
 ///
@@ -45,6 +46,21 @@ struct UncheckedSendable<T>: @unchecked Sendable {
 
 /// The number of compute threads (all online cores unless `LUMEN_THREADS` says otherwise).
 public enum ComputeThreads {
+    private static let gate = NSLock()
+
+    /// Runs `body` as the only model computation in the process; other callers wait their turn.
+    /// The kernels size their work for all cores, and OpenBLAS's thread count is process-wide
+    /// (`BLAS.singleThreaded` lowers it around its parallel sections), so two generations at once
+    /// only compete for the same cores while each changes the library state under the other:
+    /// OpenBLAS 0.3.21 gives no guarantee for GEMMs that overlap a thread-count change, and a
+    /// same-seed picture once came back one level off in one pixel while other test suites
+    /// generated beside it. Serving throughput on a CPU is the same either way.
+    public static func exclusively<T>(_ body: () throws -> T) rethrows -> T {
+        gate.lock()
+        defer { gate.unlock() }
+        return try body()
+    }
+
     public static let count: Int = {
         if let text = getenvString("LUMEN_THREADS"), let n = Int(text), n > 0 { return n }
         return Swift.max(1, systemCoreCount())

@@ -13,6 +13,12 @@ public enum ScratchPool {
     /// 16 MiB of floats.
     public static let maximumPooledFloats = 1 << 22
 
+    /// Fills every uninitialised buffer (pooled scratch and `Tensor(uninitializedShape:)`) with
+    /// NaN before a kernel sees it, when `LUMEN_POISON_SCRATCH=1`: a kernel that reads memory it
+    /// did not write then fails the parity tests instead of depending on what a previous request
+    /// left there. The test suite runs with it on.
+    public static let poison: Bool = getenvString("LUMEN_POISON_SCRATCH") == "1"
+
     private static let lock = NSLock()
     nonisolated(unsafe) private static var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
 
@@ -21,6 +27,7 @@ public enum ScratchPool {
         guard count <= maximumPooledFloats else {
             let pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
             defer { pointer.deallocate() }
+            if poison { pointer.initialize(repeating: .nan, count: count) }
             return try body(pointer)
         }
         lock.lock()
@@ -40,6 +47,7 @@ public enum ScratchPool {
             free.append(buffer)
             lock.unlock()
         }
+        if poison { buffer.pointer.initialize(repeating: .nan, count: buffer.capacity) }
         return try body(buffer.pointer)
     }
 }

@@ -24,6 +24,7 @@ public struct Tensor: Sendable, Equatable {
         let count = shape.reduce(1, *)
         self.shape = shape
         self.data = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if ScratchPool.poison { buffer.initialize(repeating: .nan) }
             try body(buffer)
             initialized = count
         }

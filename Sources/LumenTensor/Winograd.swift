@@ -183,6 +183,7 @@ public enum Winograd {
             let e = UnsafeMutablePointer<Float>.allocate(capacity: 36 * tilesX)
             let f = UnsafeMutablePointer<Float>.allocate(capacity: 36 * tilesX)
             defer { phases.deallocate(); e.deallocate(); f.deallocate() }
+            if ScratchPool.poison { for (p, n) in [(phases, 24 * stride), (e, 36 * tilesX), (f, 36 * tilesX)] { p.initialize(repeating: .nan, count: n) } }
             for r in 0..<rows {
                 let global = row0 + r
                 let image = global / tilesY, ty = global % tilesY
@@ -257,6 +258,7 @@ public enum Winograd {
             let s = UnsafeMutablePointer<Float>.allocate(capacity: 24 * tilesX)  // Aᵀ M: 4×6
             let y = UnsafeMutablePointer<Float>.allocate(capacity: 16 * tilesX)  // 4×4
             defer { s.deallocate(); y.deallocate() }
+            if ScratchPool.poison { s.initialize(repeating: .nan, count: 24 * tilesX); y.initialize(repeating: .nan, count: 16 * tilesX) }
             let b = bias?[firstChannel + oc] ?? 0
             for r in 0..<rows {
                 let global = row0 + r

@@ -19,7 +19,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Folder of extra models (diffusers folders and .safetensors checkpoints).") var models: String?
     @Option(name: .long, help: "The built-in model (default: models/lumen-tiny).") var builtInModel: String?
     @Option(name: .long, help: "Jobs allowed to wait in the queue before 429.") var queueDepth = 64
-    @Option(name: .long, help: "Jobs run at once.") var concurrency = 1
+    @Option(name: .long, help: "Jobs run at once (the engine itself generates one picture batch at a time per process; marking, encoding, signing and storing overlap).") var concurrency = 1
     @Option(name: .long, help: "An API key clients must send as 'Authorization: Bearer KEY' (repeatable; also $LUMEN_API_KEY).")
     var apiKey: [String] = []
     @Option(name: .long, help: "A JSON file of API keys: [{\"key\": …, \"name\": …, \"region\": …}] (the region feeds the region policy).")
