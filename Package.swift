@@ -44,12 +44,13 @@ let package = Package(
         // Native libraries from Debian (see .ci/run for the apt packages).
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
 
         // Tensor core and CPU kernels (BLAS-backed GEMM, convolution, norms, attention, RNG).
-        .target(name: "LumenTensor", dependencies: ["COpenBLAS", "CMalloc"], swiftSettings: kernels),
+        .target(name: "LumenTensor", dependencies: ["COpenBLAS", "CMalloc", "CDNNL"], swiftSettings: kernels),
         // safetensors, diffusers folder layout, single-file LDM checkpoints, the weight store.
         .target(name: "LumenWeights", dependencies: ["LumenTensor"], swiftSettings: optimize),
         // CLIP byte-level BPE tokenizer.

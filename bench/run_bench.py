@@ -210,7 +210,8 @@ def run_lumen(args, config, decoder):
            "--guidance", str(guidance), "--runs", "1", "--json"]
     if decoder == "taesd":
         cmd += ["--decoder", args.taesd]
-    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    env = dict(os.environ, LUMEN_BF16="1" if args.lumen_bf16 else "0")
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout)
 
 
 def run_torch(args, config, decoder, dtype):
@@ -238,6 +239,8 @@ def main():
     ap.add_argument("--lumen", default=os.path.join(ROOT, ".build/release/lumen"))
     ap.add_argument("--bf16", choices=["auto", "yes", "no"], default="auto",
                     help="also time PyTorch with bf16 autocast (auto: when its bf16 GEMM beats fp32 here)")
+    ap.add_argument("--lumen-bf16", choices=["auto", "yes", "no"], default="auto",
+                    help="run Lumen with bf16 products (LUMEN_BF16=1, oneDNN; auto: when PyTorch's bf16 GEMM beats fp32 here)")
     ap.add_argument("--sdcpp", choices=["auto", "yes", "no"], default="auto",
                     help="also time stable-diffusion.cpp (auto: when stable-diffusion-cpp-python is installed)")
     ap.add_argument("--sdcpp-wtype", default="default",
@@ -263,6 +266,7 @@ def main():
     peaks = gemm_peaks()
     print("GEMM peak GFLOP/s", {k: round(v, 1) for k, v in peaks.items()}, flush=True)
     dtypes = ["fp32"] + (["bf16"] if args.bf16 == "yes" or (args.bf16 == "auto" and peaks["bf16"] > peaks["fp32"]) else [])
+    args.lumen_bf16 = args.lumen_bf16 == "yes" or (args.lumen_bf16 == "auto" and peaks["bf16"] > peaks["fp32"])
     use_sdcpp = args.sdcpp == "yes" or (args.sdcpp == "auto" and sdcpp_available())
     rows = []
     for config in args.configs.split(","):
@@ -309,7 +313,8 @@ def write_report(rows, peaks, dtypes, use_sdcpp, args):
         import importlib.metadata
         sdcpp_version = importlib.metadata.version("stable-diffusion-cpp-python")
     lines = ["# Benchmarks", "",
-             "Produced by `bench/run_bench.py`: random full-size SD-Turbo weights (fp16 on disk; Lumen keeps GEMM weights in fp16 and computes in fp32), "
+             "Produced by `bench/run_bench.py`: random full-size SD-Turbo weights (fp16 on disk; Lumen keeps GEMM weights in fp16 and computes in "
+             + ("fp32, with large matrix products in bf16 through oneDNN (`LUMEN_BF16=1`)" if args.lumen_bf16 else "fp32") + "), "
              "each tool in its own process per run, alternating; medians; ratio = peer time ÷ Lumen time (> 1: Lumen faster).", "",
              f"- Machine: {cpu}, {os.cpu_count()} cores ({flags})",
              f"- Versions: torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}, Lumen (this commit)",
@@ -336,8 +341,9 @@ def write_report(rows, peaks, dtypes, use_sdcpp, args):
         lean = min(r[p]['peak_rss_bytes'] for p in peers) / r['lumen']['peak_rss_bytes']
         lines.append(f"| peak RSS (GiB) | {r['lumen']['peak_rss_bytes'] / 2**30:.2f} | {mem} | {lean:.2f}× |")
         achieved = r["unet_gflop"] / r["lumen"]["unet_step_s"]
+        precision = "bf16" if args.lumen_bf16 else "fp32"
         lines += ["", f"UNet call: {r['unet_gflop']:.0f} GFLOP (direct); Lumen {achieved:.0f} GFLOP/s = "
-                      f"{100 * achieved / peaks['fp32']:.0f} % of the fp32 GEMM peak", ""]
+                      f"{100 * achieved / peaks[precision]:.0f} % of the {precision} GEMM peak", ""]
     with open(args.out, "a" if appending else "w") as f:
         f.write(("\n" if appending else "") + "\n".join(lines))
     print(f"wrote {args.out}")
