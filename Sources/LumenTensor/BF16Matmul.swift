@@ -46,57 +46,108 @@ public enum BF16Matmul {
     static let minimumDepth = 256
 
 
-    private struct Key: Hashable {
+    /// A product's shape, bf16 operand strides, scalars, and whether it runs on the calling
+    /// thread alone (inside a task of `parallelFor`) or on oneDNN's own threads.
+    struct Key: Hashable {
         var m, n, k, lda, ldb, ldc: Int
         var transA, transB: Bool
         var alpha, beta: Float
+        var singleThreaded: Bool
+    }
+
+    private struct Compiled {
+        var primitive: dnnl_primitive_t
+        /// The primitive's work memory, passed per execution (user scratchpad mode), so one
+        /// primitive may run on several threads at once.
+        var scratchpad: dnnl_memory_desc_t
+        var scratchpadBytes: Int
     }
 
     private final class State: @unchecked Sendable {
         let lock = NSLock()
         var engine: dnnl_engine_t?
-        var stream: dnnl_stream_t?
-        var primitives: [Key: dnnl_primitive_t] = [:]
+        var compiled: [Key: Compiled] = [:]
         var unsupported: Set<Key> = []
         var broken = false
     }
     private static let state = State()
+
+    /// Whether attention over `lq` queries and `lk` keys runs its products in bf16: its operands
+    /// are converted once per call, so only the size of the score block matters.
+    static func attentionWorthIt(lq: Int, lk: Int) -> Bool {
+        if let forced { return forced }
+        return enabled && lq * lk >= 1 << 20
+    }
+
+    /// Whether a product of this size goes to bf16 (`forced` decides alone when set).
+    static func worthIt(m: Int, n: Int, k: Int) -> Bool {
+        if let forced { return forced }
+        return enabled && m >= minimumSide && n >= minimumSide && k >= minimumDepth && m * n * k >= minimumMultiplyAdds
+    }
 
     /// Runs `C = alpha·op(A)·op(B) + beta·C` in bf16 when it is enabled and worth it; returns
     /// false (having done nothing) otherwise, and the caller runs the fp32 GEMM.
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
-        if let forced {
-            guard forced else { return false }
-        } else {
-            guard enabled, m >= minimumSide, n >= minimumSide, k >= minimumDepth, m * n * k >= minimumMultiplyAdds else { return false }
-        }
-        let key = Key(m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transA: transA, transB: transB, alpha: alpha, beta: beta)
-        guard let (primitive, stream) = primitive(for: key) else { return false }
+        guard worthIt(m: m, n: n, k: k) else { return false }
         // A and B as stored (rows × columns with a leading dimension), made contiguous in bf16.
         let (aRows, aCols) = transA ? (k, m) : (m, k)
         let (bRows, bCols) = transB ? (n, k) : (k, n)
+        let key = Key(m: m, n: n, k: k, lda: aCols, ldb: bCols, ldc: ldc, transA: transA, transB: transB,
+                      alpha: alpha, beta: beta, singleThreaded: false)
+        guard let compiled = compiled(key) else { return false }
         let aCount = aRows * aCols, bCount = bRows * bCols
         return ScratchPool.withBuffer((aCount + bCount + 1) / 2) { raw in
             let a16 = UnsafeMutableRawPointer(raw).bindMemory(to: UInt16.self, capacity: aCount + bCount)
             let b16 = a16 + aCount
             convert(a, rows: aRows, columns: aCols, ld: lda, into: a16)
             convert(b, rows: bRows, columns: bCols, ld: ldb, into: b16)
-            var descA = matrixDesc(rows: m, columns: k, transposed: transA, type: dnnl_bf16, ld: transA ? m : k)
-            var descB = matrixDesc(rows: k, columns: n, transposed: transB, type: dnnl_bf16, ld: transB ? k : n)
-            var descC = matrixDesc(rows: m, columns: n, transposed: false, type: dnnl_f32, ld: ldc)
-            var memA: dnnl_memory_t?, memB: dnnl_memory_t?, memC: dnnl_memory_t?
-            defer { for mem in [memA, memB, memC] where mem != nil { dnnl_memory_destroy(mem) } }
-            guard dnnl_memory_create(&memA, &descA, state.engine, a16) == dnnl_success,
-                  dnnl_memory_create(&memB, &descB, state.engine, b16) == dnnl_success,
-                  dnnl_memory_create(&memC, &descC, state.engine, c) == dnnl_success else { return false }
-            var args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memA), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: memB),
-                        dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: memC)]
-            guard dnnl_primitive_execute(primitive, stream, 3, &args) == dnnl_success else { return false }
-            dnnl_stream_wait(stream)
-            return true
+            return execute(compiled, key, a: a16, b: b16, c: c)
         }
+    }
+
+    /// `C = alpha·op(A)·op(B) + beta·C` on bf16 operands already converted, on the calling thread
+    /// only (for tasks of `parallelFor`: oneDNN's OpenMP threads are not started). Returns false
+    /// when oneDNN cannot run it; the caller then has to compute it another way.
+    static func gemmOnThisThread(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                                 a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int,
+                                 beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+        let key = Key(m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transA: transA, transB: transB,
+                      alpha: alpha, beta: beta, singleThreaded: true)
+        // oneDNN fixes a primitive's thread count when it is created, from the creating thread's
+        // OpenMP setting; this thread's is lowered to one around creation and execution.
+        let previous = omp_get_max_threads()
+        omp_set_num_threads(1)
+        defer { omp_set_num_threads(previous) }
+        guard let compiled = compiled(key) else { return false }
+        return execute(compiled, key, a: a, b: b, c: c)
+    }
+
+    private static func execute(_ compiled: Compiled, _ key: Key, a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>,
+                                c: UnsafeMutablePointer<Float>) -> Bool {
+        var descA = matrixDesc(rows: key.m, columns: key.k, transposed: key.transA, type: dnnl_bf16, ld: key.lda)
+        var descB = matrixDesc(rows: key.k, columns: key.n, transposed: key.transB, type: dnnl_bf16, ld: key.ldb)
+        var descC = matrixDesc(rows: key.m, columns: key.n, transposed: false, type: dnnl_f32, ld: key.ldc)
+        var scratchDesc = compiled.scratchpad
+        let scratchBytes = Swift.max(compiled.scratchpadBytes, 64)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
+        var memA: dnnl_memory_t?, memB: dnnl_memory_t?, memC: dnnl_memory_t?, memS: dnnl_memory_t?
+        var stream: dnnl_stream_t?
+        defer {
+            for mem in [memA, memB, memC, memS] where mem != nil { dnnl_memory_destroy(mem) }
+            if stream != nil { dnnl_stream_destroy(stream) }
+            scratch.deallocate()
+        }
+        guard dnnl_stream_create(&stream, state.engine, dnnl_stream_default_flags.rawValue) == dnnl_success,
+              dnnl_memory_create(&memA, &descA, state.engine, UnsafeMutableRawPointer(mutating: a)) == dnnl_success,
+              dnnl_memory_create(&memB, &descB, state.engine, UnsafeMutableRawPointer(mutating: b)) == dnnl_success,
+              dnnl_memory_create(&memC, &descC, state.engine, c) == dnnl_success,
+              dnnl_memory_create(&memS, &scratchDesc, state.engine, scratch) == dnnl_success else { return false }
+        var args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memA), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: memB),
+                    dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: memC), dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memS)]
+        guard dnnl_primitive_execute(compiled.primitive, stream, 4, &args) == dnnl_success else { return false }
+        return dnnl_stream_wait(stream) == dnnl_success
     }
 
     /// A 2-D memory descriptor for a logical `rows × columns` matrix stored row-major with
@@ -113,40 +164,39 @@ public enum BF16Matmul {
         return desc
     }
 
-    /// The cached primitive for a product's shape, strides and scalars (created on first use:
-    /// oneDNN picks and JIT-compiles its kernel then).
-    private static func primitive(for key: Key) -> (dnnl_primitive_t, dnnl_stream_t)? {
+    /// The cached primitive for a key (created on first use: oneDNN picks and JIT-compiles its
+    /// kernel then), or nil when oneDNN has none (remembered: no retry per call).
+    private static func compiled(_ key: Key) -> Compiled? {
         state.lock.lock()
         defer { state.lock.unlock() }
         if state.broken { return nil }
         if state.engine == nil {
-            guard dnnl_engine_create(&state.engine, dnnl_cpu, 0) == dnnl_success,
-                  dnnl_stream_create(&state.stream, state.engine, dnnl_stream_default_flags.rawValue) == dnnl_success else {
+            guard dnnl_engine_create(&state.engine, dnnl_cpu, 0) == dnnl_success else {
                 state.broken = true
                 return nil
             }
         }
-        guard let stream = state.stream else { return nil }
-        if let p = state.primitives[key] { return (p, stream) }
+        if let c = state.compiled[key] { return c }
         if state.unsupported.contains(key) { return nil }
-        guard let made = makePrimitive(key) else {
-            state.unsupported.insert(key)  // oneDNN has no kernel for it: fp32 from now on, no retry per call
+        guard let made = make(key) else {
+            state.unsupported.insert(key)
             return nil
         }
-        state.primitives[key] = made
-        return (made, stream)
+        state.compiled[key] = made
+        return made
     }
 
-    private static func makePrimitive(_ key: Key) -> dnnl_primitive_t? {
-        var descA = matrixDesc(rows: key.m, columns: key.k, transposed: key.transA, type: dnnl_bf16, ld: key.transA ? key.m : key.k)
-        var descB = matrixDesc(rows: key.k, columns: key.n, transposed: key.transB, type: dnnl_bf16, ld: key.transB ? key.k : key.n)
+    private static func make(_ key: Key) -> Compiled? {
+        var descA = matrixDesc(rows: key.m, columns: key.k, transposed: key.transA, type: dnnl_bf16, ld: key.lda)
+        var descB = matrixDesc(rows: key.k, columns: key.n, transposed: key.transB, type: dnnl_bf16, ld: key.ldb)
         var descC = matrixDesc(rows: key.m, columns: key.n, transposed: false, type: dnnl_f32, ld: key.ldc)
         var op = dnnl_matmul_desc_t()
         guard dnnl_matmul_desc_init(&op, &descA, &descB, nil, &descC) == dnnl_success else { return nil }
         var attr: dnnl_primitive_attr_t?
         var postOps: dnnl_post_ops_t?
         defer { if attr != nil { dnnl_primitive_attr_destroy(attr) }; if postOps != nil { dnnl_post_ops_destroy(postOps) } }
-        guard dnnl_primitive_attr_create(&attr) == dnnl_success else { return nil }
+        guard dnnl_primitive_attr_create(&attr) == dnnl_success,
+              dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success else { return nil }
         if key.alpha != 1 {
             var scale = key.alpha
             guard dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale) == dnnl_success else { return nil }
@@ -158,9 +208,29 @@ public enum BF16Matmul {
         var pd: dnnl_primitive_desc_t?
         guard dnnl_primitive_desc_create(&pd, &op, attr, state.engine, nil) == dnnl_success else { return nil }
         defer { dnnl_primitive_desc_destroy(pd) }
+        guard let scratchpad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)?.pointee else { return nil }
+        var copy = scratchpad
+        let bytes = Int(dnnl_memory_desc_get_size(&copy))
         var primitive: dnnl_primitive_t?
-        guard dnnl_primitive_create(&primitive, pd) == dnnl_success else { return nil }
-        return primitive
+        guard dnnl_primitive_create(&primitive, pd) == dnnl_success, let primitive else { return nil }
+        return Compiled(primitive: primitive, scratchpad: scratchpad, scratchpadBytes: bytes)
+    }
+
+    /// fp32 → bf16 (round to nearest even) of `count` contiguous values, on the calling thread.
+    static func convertOnThisThread(_ src: UnsafePointer<Float>, count: Int, into dst: UnsafeMutablePointer<UInt16>) {
+        let s = UnsafeRawPointer(src).assumingMemoryBound(to: UInt32.self)
+        var j = 0
+        while j + 8 <= count {
+            var v = UnsafeRawPointer(s + j).loadUnaligned(as: SIMD8<UInt32>.self)
+            v &+= 0x7FFF &+ ((v &>> 16) & 1)
+            UnsafeMutableRawPointer(dst + j).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v &>> 16), as: SIMD8<UInt16>.self)
+            j += 8
+        }
+        while j < count {
+            let u = s[j]
+            dst[j] = UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
+            j += 1
+        }
     }
 
     /// fp32 → bf16 with round to nearest even, for a `rows × columns` block with leading
@@ -168,23 +238,9 @@ public enum BF16Matmul {
     static func convert(_ src: UnsafePointer<Float>, rows: Int, columns: Int, ld: Int, into dst: UnsafeMutablePointer<UInt16>) {
         let box = UncheckedSendable((UnsafeRawPointer(src), UnsafeMutableRawPointer(dst)))
         parallelChunks(rows, minChunk: Swift.max(1, 16384 / Swift.max(columns, 1))) { range in
-            let s = box.value.0.assumingMemoryBound(to: UInt32.self)
+            let s = box.value.0.assumingMemoryBound(to: Float.self)
             let d = box.value.1.assumingMemoryBound(to: UInt16.self)
-            for r in range {
-                let row = s + r * ld, out = d + r * columns
-                var j = 0
-                while j + 8 <= columns {
-                    var v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<UInt32>.self)
-                    v &+= 0x7FFF &+ ((v &>> 16) & 1)
-                    UnsafeMutableRawPointer(out + j).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v &>> 16), as: SIMD8<UInt16>.self)
-                    j += 8
-                }
-                while j < columns {
-                    let u = row[j]
-                    out[j] = UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
-                    j += 1
-                }
-            }
+            for r in range { convertOnThisThread(s + r * ld, count: columns, into: d + r * columns) }
         }
     }
 }

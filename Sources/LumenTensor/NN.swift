@@ -385,16 +385,17 @@ public enum NN {
         let s = scale ?? 1 / Float(dh).squareRoot()
         let tile = Swift.max(1, Swift.min(lq, attentionTileFloats / Swift.max(lk, 1)))
         let tilesPerHead = (lq + tile - 1) / tile
+        if BF16Matmul.attentionWorthIt(lq: lq, lk: lk),
+           let result = attentionBF16(q: q, k: k, v: v, heads: heads, causal: causal, scale: s, tile: tile) {
+            return result
+        }
         return OpProfiler.measure("attention \(lq)×\(lk) \(heads)×\(dh) ×\(b)") { Tensor(uninitializedShape: [b, lq, dim]) { out in
             q.data.withUnsafeBufferPointer { qp in
                 k.data.withUnsafeBufferPointer { kp in
                     v.data.withUnsafeBufferPointer { vp in
                         BLAS.singleThreaded {
                             parallelFor(b * heads * tilesPerHead) { task in
-                                let bi = task / (heads * tilesPerHead)
-                                let h = (task / tilesPerHead) % heads
-                                let r0 = (task % tilesPerHead) * tile
-                                let rows = Swift.min(tile, lq - r0)
+                                let (bi, h, r0, rows) = attentionTask(task, heads: heads, tilesPerHead: tilesPerHead, tile: tile, lq: lq)
                                 let qh = qp.baseAddress! + bi * lq * dim + h * dh
                                 let kh = kp.baseAddress! + bi * lk * dim + h * dh
                                 let vh = vp.baseAddress! + bi * lk * dim + h * dh
@@ -403,20 +404,10 @@ public enum NN {
                                 BLAS.gemm(transB: true, m: rows, n: lk, k: dh, alpha: s,
                                           a: qh + r0 * dim, lda: dim, b: kh, ldb: dim,
                                           c: scores, ldc: lk)
-                                var sums = [Float](repeating: 0, count: rows)
-                                for r in 0..<rows {
-                                    let row = scores + r * lk
-                                    let qi = r0 + r
-                                    if causal && qi + 1 < lk { (row + qi + 1).update(repeating: -.infinity, count: lk - qi - 1) }
-                                    sums[r] = VectorMath.softmaxNumerators(row, n: lk)
-                                }
+                                let sums = softmaxNumerators(scores, rows: rows, lk: lk, firstQuery: r0, causal: causal)
                                 BLAS.gemm(m: rows, n: dh, k: lk, a: scores, lda: lk,
                                           b: vh, ldb: dim, c: oh + r0 * dim, ldc: dim)
-                                for r in 0..<rows {
-                                    let inv = 1 / sums[r]
-                                    let o = oh + (r0 + r) * dim
-                                    for j in 0..<dh { o[j] *= inv }
-                                }
+                                divideRows(oh + r0 * dim, by: sums, width: dh, stride: dim)
                                 }
                             }
                         }
@@ -424,6 +415,89 @@ public enum NN {
                 }
             }
         } }
+    }
+
+    /// An attention task's (image, head, first query row, rows) from its index.
+    @inline(__always)
+    static func attentionTask(_ task: Int, heads: Int, tilesPerHead: Int, tile: Int, lq: Int) -> (Int, Int, Int, Int) {
+        let r0 = (task % tilesPerHead) * tile
+        return (task / (heads * tilesPerHead), (task / tilesPerHead) % heads, r0, Swift.min(tile, lq - r0))
+    }
+
+    /// Replaces each of `rows` score rows (queries from `firstQuery`) by its unnormalised softmax
+    /// numerators, masking later keys when `causal`; returns the rows' sums.
+    static func softmaxNumerators(_ scores: UnsafeMutablePointer<Float>, rows: Int, lk: Int, firstQuery: Int, causal: Bool) -> [Float] {
+        var sums = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+            let row = scores + r * lk
+            let qi = firstQuery + r
+            if causal && qi + 1 < lk { (row + qi + 1).update(repeating: -.infinity, count: lk - qi - 1) }
+            sums[r] = VectorMath.softmaxNumerators(row, n: lk)
+        }
+        return sums
+    }
+
+    /// Divides each of `sums.count` output rows (`width` values, `stride` apart) by its sum: the
+    /// softmax's deferred normalisation.
+    static func divideRows(_ out: UnsafeMutablePointer<Float>, by sums: [Float], width: Int, stride: Int) {
+        for (r, sum) in sums.enumerated() {
+            let inv = 1 / sum
+            let o = out + r * stride
+            for j in 0..<width { o[j] *= inv }
+        }
+    }
+
+    /// `attention` with both products in bf16 (`BF16Matmul`, `LUMEN_BF16=1`): Q, K and V are
+    /// rounded to bf16 once per call, and each task's probabilities once per tile, so the
+    /// products themselves run at the bf16 rate on the task's own core; the softmax and its
+    /// deferred normalisation stay fp32. Nil when oneDNN cannot run a product (the caller then
+    /// computes in fp32).
+    static func attentionBF16(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool, scale s: Float, tile: Int) -> Tensor? {
+        let (b, lq, dim) = (q.shape[0], q.shape[1], q.shape[2])
+        let lk = k.shape[1]
+        let dh = dim / heads
+        let tilesPerHead = (lq + tile - 1) / tile
+        var failed = false
+        let result = OpProfiler.measure("attention \(lq)×\(lk) \(heads)×\(dh) ×\(b) (bf16)") { Tensor(uninitializedShape: [b, lq, dim]) { out in
+            let qCount = b * lq * dim, kvCount = b * lk * dim
+            ScratchPool.withBuffer((qCount + 2 * kvCount + 1) / 2) { raw in
+                let q16 = UnsafeMutableRawPointer(raw).bindMemory(to: UInt16.self, capacity: qCount + 2 * kvCount)
+                let k16 = q16 + qCount, v16 = k16 + kvCount
+                q.data.withUnsafeBufferPointer { BF16Matmul.convert($0.baseAddress!, rows: b * lq, columns: dim, ld: dim, into: q16) }
+                k.data.withUnsafeBufferPointer { BF16Matmul.convert($0.baseAddress!, rows: b * lk, columns: dim, ld: dim, into: k16) }
+                v.data.withUnsafeBufferPointer { BF16Matmul.convert($0.baseAddress!, rows: b * lk, columns: dim, ld: dim, into: v16) }
+                let failures = UncheckedSendable(UnsafeMutablePointer<Bool>.allocate(capacity: b * heads * tilesPerHead))
+                failures.value.initialize(repeating: false, count: b * heads * tilesPerHead)
+                defer { failures.value.deallocate() }
+                BLAS.singleThreaded {
+                    parallelFor(b * heads * tilesPerHead) { task in
+                        let (bi, h, r0, rows) = attentionTask(task, heads: heads, tilesPerHead: tilesPerHead, tile: tile, lq: lq)
+                        let qh = q16 + bi * lq * dim + h * dh
+                        let kh = k16 + bi * lk * dim + h * dh
+                        let vh = v16 + bi * lk * dim + h * dh
+                        let oh = out.baseAddress! + bi * lq * dim + h * dh
+                        ScratchPool.withBuffer(rows * lk + (rows * lk + 1) / 2) { scores in
+                            let p16 = UnsafeMutableRawPointer(scores + rows * lk).bindMemory(to: UInt16.self, capacity: rows * lk)
+                            guard BF16Matmul.gemmOnThisThread(transB: true, m: rows, n: lk, k: dh, alpha: s, a: qh + r0 * dim, lda: dim,
+                                                              b: kh, ldb: dim, c: scores, ldc: lk) else {
+                                failures.value[task] = true
+                                return
+                            }
+                            let sums = softmaxNumerators(scores, rows: rows, lk: lk, firstQuery: r0, causal: causal)
+                            BF16Matmul.convertOnThisThread(scores, count: rows * lk, into: p16)
+                            guard BF16Matmul.gemmOnThisThread(m: rows, n: dh, k: lk, a: p16, lda: lk, b: vh, ldb: dim,
+                                                              c: oh + r0 * dim, ldc: dim) else {
+                                failures.value[task] = true
+                                return
+                            }
+                            divideRows(oh + r0 * dim, by: sums, width: dh, stride: dim)
+                        }
+                    }
+                }
+                failed = (0..<(b * heads * tilesPerHead)).contains { failures.value[$0] }
+            }
+        } }
+        return failed ? nil : result
     }
 
     /// Floats in one attention task's score block (`LUMEN_ATTENTION_TILE_KB` overrides, for

@@ -29,6 +29,19 @@ struct BF16MatmulTests {
         #expect(worst <= 0.02 * scale, "worst error \(worst) of \(scale)")
     }
 
+    @Test(arguments: [false, true]) func attentionMatchesFP32ToBF16Precision(causal: Bool) throws {
+        let (b, lq, lk, heads, dh) = (2, 150, causal ? 150 : 70, 3, 16)
+        func tensor(_ shape: [Int], _ f: Double) -> Tensor {
+            Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { Float(sin(Double($0) * f)) })
+        }
+        let q = tensor([b, lq, heads * dh], 0.31), k = tensor([b, lk, heads * dh], 0.17), v = tensor([b, lk, heads * dh], 0.23)
+        let reference = BF16Matmul.$forced.withValue(false) { NN.attention(q: q, k: k, v: v, heads: heads, causal: causal) }
+        let bf16 = BF16Matmul.$forced.withValue(true) { NN.attention(q: q, k: k, v: v, heads: heads, causal: causal) }
+        let worst = zip(reference.data, bf16.data).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst > 0, "the bf16 path did not run")
+        #expect(worst <= 0.03, "worst error \(worst)")
+    }
+
     @Test(arguments: ["sd1", "sd2"]) func picturesKeepPSNRAbove40dB(kind: String) throws {
         let pipeline = try PipelineLoader.load(path: Fixtures.path("tiny-\(kind)"))
         var r = GenerationRequest(prompt: "a red cube on grass at sunset")
