@@ -12,19 +12,20 @@ import Foundation
 /// run side by side): 320×4096×2880 1.84×, 4096×1280×320 1.71×, 640×1024×5760 1.63×,
 /// 4096×4096×64 1.99×, 4096×320×320 1.42×, 320×256×320 1.21×, and 1280×64×11520 0.82× — so
 /// only products of at least `minimumMultiplyAdds`, outputs at least `minimumSide` each way and
-/// sums over at least `minimumDepth` terms go here. Whole model, random SD-Turbo, same machine,
-/// alternating single runs: 512² UNet step 5.5 → 4.6 s, SD VAE decode 11.7 → 8.4 s, TAESD and
-/// text encoder ~25 % faster; 256² no gain yet (products small enough that converting the
-/// weights on every call eats the gain). Attention (parallel single-threaded products) stays
-/// fp32. PyTorch with bf16 autocast ran the 512² TAESD generation in 4.2 s, Lumen 6.4 s: the
-/// next steps are weights kept in bf16 at load (no per-call conversion) and attention in bf16.
+/// sums over at least `minimumDepth` terms go here. GEMM weights are kept in bf16 from load
+/// (`bfloat16(fromHalf:)`), so only activations are converted per call, and attention converts
+/// its operands once per call (`NN.attentionBF16`). Whole model, random SD-Turbo, same machine,
+/// medians of 3 alternating single runs, fp32 → bf16: UNet step 512² 5.12 → 4.06 s, 256²
+/// 1.55 → 1.17 s; 512² TAESD generation 6.71 → 5.26 s; SD VAE decode 512² 11.7 → 8.4 s (one pair).
 ///
-/// Off unless `LUMEN_BF16=1` (`0` or unset: fp32 everywhere) and the CPU reports `avx512_bf16`:
-/// it trades exactness (relative error ~2·10⁻³ per product) for speed, so the parity tests run
-/// with it off and a PSNR test bounds what it does to a picture.
+/// On by default where the CPU reports `avx512_bf16` (`LUMEN_BF16=0`: fp32 everywhere, the
+/// engine's exact parity with diffusers' fp32); elsewhere oneDNN would only emulate bf16 and it
+/// stays off. It trades exactness (relative error ~2·10⁻³ per product) for speed, as PyTorch's
+/// bf16 autocast does: the parity tests run with it off, and tests bound what it does to a
+/// product, an attention and a picture (PSNR ≥ 40 dB against fp32).
 public enum BF16Matmul {
     /// Whether products are sent here at all.
-    public static let enabled: Bool = getenvString("LUMEN_BF16") == "1" && cpuHasAVX512BF16
+    public static let enabled: Bool = getenvString("LUMEN_BF16") != "0" && cpuHasAVX512BF16
 
     /// For tests, within one task: `true` sends every product (any size) here, `false` none.
     @TaskLocal public static var forced: Bool?
@@ -85,26 +86,56 @@ public enum BF16Matmul {
         return enabled && m >= minimumSide && n >= minimumSide && k >= minimumDepth && m * n * k >= minimumMultiplyAdds
     }
 
+    /// One side of a product as stored: fp32 (rounded to bf16 per call) or bf16 already (a
+    /// weight kept in bf16 at load), with its leading dimension.
+    public enum Operand {
+        case float32(UnsafePointer<Float>, ld: Int)
+        case bfloat16(UnsafePointer<UInt16>, ld: Int)
+    }
+
     /// Runs `C = alpha·op(A)·op(B) + beta·C` in bf16 when it is enabled and worth it; returns
     /// false (having done nothing) otherwise, and the caller runs the fp32 GEMM.
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: .float32(a, ld: lda), b: .float32(b, ld: ldb),
+             beta: beta, c: c, ldc: ldc)
+    }
+
+    /// `gemm` with either operand possibly in bf16 already (that side is not converted).
+    public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                            a: Operand, b: Operand, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
         guard worthIt(m: m, n: n, k: k) else { return false }
-        // A and B as stored (rows × columns with a leading dimension), made contiguous in bf16.
         let (aRows, aCols) = transA ? (k, m) : (m, k)
         let (bRows, bCols) = transB ? (n, k) : (k, n)
-        let key = Key(m: m, n: n, k: k, lda: aCols, ldb: bCols, ldc: ldc, transA: transA, transB: transB,
+        func ld16(_ o: Operand, _ cols: Int) -> Int { if case let .bfloat16(_, ld) = o { return ld } else { return cols } }
+        func converted(_ o: Operand) -> Int { if case .float32 = o { return 1 } else { return 0 } }
+        let key = Key(m: m, n: n, k: k, lda: ld16(a, aCols), ldb: ld16(b, bCols), ldc: ldc, transA: transA, transB: transB,
                       alpha: alpha, beta: beta, singleThreaded: false)
         guard let compiled = compiled(key) else { return false }
-        let aCount = aRows * aCols, bCount = bRows * bCols
+        // The fp32 sides as stored (rows × columns with a leading dimension), made contiguous in bf16.
+        let aCount = aRows * aCols * converted(a), bCount = bRows * bCols * converted(b)
         return ScratchPool.withBuffer((aCount + bCount + 1) / 2) { raw in
-            let a16 = UnsafeMutableRawPointer(raw).bindMemory(to: UInt16.self, capacity: aCount + bCount)
-            let b16 = a16 + aCount
-            convert(a, rows: aRows, columns: aCols, ld: lda, into: a16)
-            convert(b, rows: bRows, columns: bCols, ld: ldb, into: b16)
+            let buffer = UnsafeMutableRawPointer(raw).bindMemory(to: UInt16.self, capacity: aCount + bCount)
+            func bf16(_ o: Operand, rows: Int, cols: Int, into dst: UnsafeMutablePointer<UInt16>) -> UnsafePointer<UInt16> {
+                switch o {
+                case let .bfloat16(p, _): return p
+                case let .float32(p, ld):
+                    convert(p, rows: rows, columns: cols, ld: ld, into: dst)
+                    return UnsafePointer(dst)
+                }
+            }
+            let a16 = bf16(a, rows: aRows, cols: aCols, into: buffer)
+            let b16 = bf16(b, rows: bRows, cols: bCols, into: buffer + aCount)
             return execute(compiled, key, a: a16, b: b16, c: c)
         }
+    }
+
+    /// fp16 → bf16 (through fp32, round to nearest even): GEMM weights are kept in bf16 from load
+    /// when bf16 products are on, so no product converts a weight per call.
+    public static func bfloat16(fromHalf half: Float16) -> UInt16 {
+        let u = Float(half).bitPattern
+        return UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
     }
 
     /// `C = alpha·op(A)·op(B) + beta·C` on bf16 operands already converted, on the calling thread

@@ -15,17 +15,11 @@ public enum BLAS {
     /// per-thread setting), so it is restored afterwards.
     public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
         _ = configured
-        singleThreadedDepth += 1
-        defer { singleThreadedDepth -= 1 }
         guard ComputeThreads.count > 1 else { return try body() }
         openblas_set_num_threads(1)
         defer { openblas_set_num_threads(Int32(ComputeThreads.count)) }
         return try body()
     }
-
-    /// Depth of `singleThreaded` sections: their GEMMs run one per core and stay with OpenBLAS
-    /// (oneDNN would start a thread team of its own from each).
-    nonisolated(unsafe) static var singleThreadedDepth = 0
 
     /// `C[M×N] = alpha · op(A) · op(B) + beta · C`, with leading dimensions in elements.
     /// Large products go to `BF16Matmul` when bf16 compute is on (`LUMEN_BF16=1`).
@@ -39,7 +33,9 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         _ = configured
-        if (BF16Matmul.enabled || BF16Matmul.forced != nil) && singleThreadedDepth == 0
+        // Inside a parallel task the product stays on this core (oneDNN would start a team of
+        // its own threads); `BF16Matmul.gemmOnThisThread` is the bf16 path there.
+        if (BF16Matmul.enabled || BF16Matmul.forced != nil) && !ParallelContext.inTask
             && BF16Matmul.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) { return }
         cblas_sgemm(

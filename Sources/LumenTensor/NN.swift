@@ -33,6 +33,10 @@ public enum NN {
             let out = o.baseAddress!
             if let bias { fillRows(out, rows: m, with: bias) }
             x.data.withUnsafeBufferPointer { xp in
+                if withBF16Weight(weight, { w in
+                    BF16Matmul.gemm(transB: true, m: m, n: n, k: k, a: .float32(xp.baseAddress!, ld: k), b: .bfloat16(w, ld: k),
+                                    beta: bias == nil ? 0 : 1, c: out, ldc: n)
+                }) { return }
                 widenedGEMM(weight, columns: m, threadedAbove: widenedThreadedColumns) { w, ldw, r, kr, first in
                     BLAS.gemm(transB: true, m: m, n: r.count, k: kr.count, a: xp.baseAddress! + kr.lowerBound, lda: k,
                               b: w, ldb: ldw, beta: bias == nil && first ? 0 : 1, c: out + r.lowerBound, ldc: n)
@@ -166,10 +170,12 @@ public enum NN {
                             im2col(xp.baseAddress! + b * c * h * w, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride,
                                    padding: padding, outW: outW, y0: 0, rows: outH, col: col + b * outHW, rowStride: total)
                         }
-                        widenedGEMM(weight, columns: total, threadedAbove: widenedThreadedColumns) { wp, ldw, r, kr, first in
+                        if !withBF16Weight(weight, { w in
+                            BF16Matmul.gemm(m: o, n: total, k: kdim, a: .bfloat16(w, ld: kdim), b: .float32(col, ld: total), c: product, ldc: total)
+                        }) { widenedGEMM(weight, columns: total, threadedAbove: widenedThreadedColumns) { wp, ldw, r, kr, first in
                             BLAS.gemm(m: r.count, n: total, k: kr.count, a: wp, lda: ldw, b: col + kr.lowerBound * total, ldb: total,
                                       beta: first ? 0 : 1, c: product + r.lowerBound * total, ldc: total)
-                        }
+                        } }
                         let biasValues = bias?.data
                         parallelFor(o) { oc in
                             let add = biasValues?[oc] ?? 0
@@ -203,16 +209,26 @@ public enum NN {
                                    outW: outW, y0: y0, rows: bandHeight, col: col)
                         }
                         let (bp, ldb) = col.map { (UnsafePointer($0), cols) } ?? (src, h * w)
-                        widenedGEMM(weight, columns: cols, threadedAbove: widenedThreadedColumns) { wp, ldw, r, kr, first in
+                        if !withBF16Weight(weight, { wp in
+                            BF16Matmul.gemm(m: o, n: cols, k: kdim, a: .bfloat16(wp, ld: kdim), b: .float32(bp, ld: ldb),
+                                            beta: beta, c: dst + y0 * outW, ldc: outHW)
+                        }) { widenedGEMM(weight, columns: cols, threadedAbove: widenedThreadedColumns) { wp, ldw, r, kr, first in
                             BLAS.gemm(m: r.count, n: cols, k: kr.count, a: wp, lda: ldw, b: bp + kr.lowerBound * ldb, ldb: ldb,
                                       beta: first ? beta : 1, c: dst + r.lowerBound * outHW + y0 * outW, ldc: outHW)
-                        }
+                        } }
                         y0 += bandHeight
                     }
                 }
                 }
             }
         } }
+    }
+
+    /// Runs `body` on a bf16-stored weight's elements (kept so when bf16 products are on) and
+    /// returns its answer: whether the product was done in bf16. False for other storage.
+    static func withBF16Weight(_ weight: WeightTensor, _ body: (UnsafePointer<UInt16>) -> Bool) -> Bool {
+        guard case let .bfloat16(bits) = weight.storage else { return false }
+        return bits.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
     /// Calls `body` with a pointer to the bias values, or nil without a bias.

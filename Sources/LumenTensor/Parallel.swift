@@ -18,7 +18,7 @@ public func parallelChunks(_ count: Int, minChunk: Int = 4096, _ body: (Range<In
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let start = w * chunk
             let end = Swift.min(count, start + chunk)
-            if start < end { box.value(start..<end) }
+            if start < end { ParallelContext.asTask { box.value(start..<end) } }
         }
     }
 }
@@ -32,7 +32,28 @@ public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
     }
     withoutActuallyEscaping(body) { escapable in
         let box = UncheckedSendable(escapable)
-        DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+        DispatchQueue.concurrentPerform(iterations: count) { i in ParallelContext.asTask { box.value(i) } }
+    }
+}
+
+/// Whether the current thread is running a task of `parallelFor`/`parallelChunks` (a per-thread
+/// flag): work started there must not start threads of its own — a GEMM stays on OpenBLAS with
+/// one thread rather than going to oneDNN's OpenMP team.
+public enum ParallelContext {
+    @usableFromInline static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// True inside a task of `parallelFor` or `parallelChunks` on this thread.
+    public static var inTask: Bool { pthread_getspecific(key) != nil }
+
+    @inlinable static func asTask(_ body: () -> Void) {
+        let outer = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
+        body()
+        pthread_setspecific(key, outer)
     }
 }
 

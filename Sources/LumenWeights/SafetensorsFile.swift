@@ -224,6 +224,16 @@ public final class SafetensorsFile: @unchecked Sendable {
         let src = bytes(of: info)
         let n = info.elementCount
         switch info.dtype {
+        case .f16 where BF16Matmul.enabled:
+            // bf16 products are on: kept in bf16, the precision every large product rounds to.
+            let bits = [UInt16](unsafeUninitializedCapacity: n) { out, initialized in
+                for i in 0..<n {
+                    out[i] = BF16Matmul.bfloat16(fromHalf: Float16(bitPattern: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))))
+                }
+                initialized = n
+            }
+            release(src)
+            return WeightTensor(shape: info.shape, storage: .bfloat16(bits))
         case .f16:
             let halves = [Float16](unsafeUninitializedCapacity: n) { out, initialized in
                 for i in 0..<n { out[i] = Float16(bitPattern: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) }

@@ -61,13 +61,13 @@ struct Bench: ParsableCommand {
                 "text_encoder_s": median(text), "unet_step_s": median(unet), "vae_decode_s": median(vae),
                 "total_s": median(total), "peak_rss_bytes": peakResidentBytes(),
                 "width": lw * pipeline.vaeScaleFactor, "height": lh * pipeline.vaeScaleFactor, "steps": steps,
-                "guidance": Double(guidance), "runs": runs, "threads": ComputeThreads.count,
+                "guidance": Double(guidance), "runs": runs, "threads": ComputeThreads.count, "bf16_products": BF16Matmul.enabled,
             ]
             if json {
                 let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print("model        \(pipeline.name)  \(lw * pipeline.vaeScaleFactor)×\(lh * pipeline.vaeScaleFactor), \(steps) step(s), guidance \(guidance), \(runs) run(s), \(ComputeThreads.count) threads")
+                print("model        \(pipeline.name)  \(lw * pipeline.vaeScaleFactor)×\(lh * pipeline.vaeScaleFactor), \(steps) step(s), guidance \(guidance), \(runs) run(s), \(ComputeThreads.count) threads, \(BF16Matmul.enabled ? "bf16 products" : "fp32")")
                 print(String(format: "text encoder %.4f s", median(text)))
                 print(String(format: "unet step    %.4f s", median(unet)))
                 print(String(format: "vae decode   %.4f s", median(vae)))

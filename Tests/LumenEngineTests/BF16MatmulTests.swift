@@ -42,6 +42,31 @@ struct BF16MatmulTests {
         #expect(worst <= 0.03, "worst error \(worst)")
     }
 
+    /// Weights kept in bf16 at load feed the products directly (linear, and both convolution
+    /// GEMM paths); the fp32 path widens the same bf16 values exactly.
+    @Test func bf16StoredWeightsMatchTheirFP32Widening() {
+        func values(_ n: Int, _ f: Double) -> [Float] { (0..<n).map { Float(sin(Double($0) * f)) } }
+        func bits(_ v: [Float]) -> [UInt16] { v.map { BF16Matmul.bfloat16(fromHalf: Float16($0)) } }
+        let linearWeight = WeightTensor(shape: [40, 72], storage: .bfloat16(bits(values(40 * 72, 0.13))))
+        let x = Tensor(shape: [2, 9, 72], data: values(2 * 9 * 72, 0.29))
+        let bias = Tensor(shape: [40], data: values(40, 0.7))
+        let convWeight = WeightTensor(shape: [24, 16, 3, 3], storage: .bfloat16(bits(values(24 * 16 * 9, 0.07))))
+        let image = Tensor(shape: [2, 16, 12, 10], data: values(2 * 16 * 120, 0.41))
+        let convBias = Tensor(shape: [24], data: values(24, 0.5))
+        let single = Tensor(shape: [1, 16, 12, 10], data: values(16 * 120, 0.33))  // the banded, one-image path
+        for op in [{ NN.linear(x, weight: linearWeight, bias: bias) },
+                   { NN.conv2d(image, weight: convWeight, bias: convBias, stride: 2, padding: .same(1)) },
+                   { NN.conv2d(image, weight: convWeight, bias: nil, stride: 1, padding: .same(1)) },
+                   { NN.conv2d(single, weight: convWeight, bias: convBias, stride: 1, padding: .same(1)) }] {
+            let reference = BF16Matmul.$forced.withValue(false) { op() }
+            let bf16 = BF16Matmul.$forced.withValue(true) { op() }
+            let scale = reference.data.map(abs).max() ?? 1
+            let worst = zip(reference.data, bf16.data).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst > 0, "the bf16 path did not run")
+            #expect(worst <= 0.02 * scale, "worst error \(worst) of \(scale)")
+        }
+    }
+
     @Test(arguments: ["sd1", "sd2"]) func picturesKeepPSNRAbove40dB(kind: String) throws {
         let pipeline = try PipelineLoader.load(path: Fixtures.path("tiny-\(kind)"))
         var r = GenerationRequest(prompt: "a red cube on grass at sunset")
