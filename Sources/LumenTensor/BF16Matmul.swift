@@ -50,7 +50,6 @@ public enum BF16Matmul {
     /// at 512², K = 64: 0.79 s → 0.92 s, conversion costing more than the faster product saves).
     static let minimumDepth = 256
 
-
     /// A product's shape, bf16 operand strides, scalars, and whether it runs on the calling
     /// thread alone (inside a task of `parallelFor`) or on oneDNN's own threads.
     struct Key: Hashable {
