@@ -146,28 +146,26 @@ public enum DwtDctWatermark {
 
     /// Per-bit scores in [0, 1] (mean vote over repetitions); a bit reads as 1 when its score > 0.5.
     public static func decode(rgb: [UInt8], width: Int, height: Int, bitCount: Int) -> [Float] {
-        let u = readU(rgb, width * height)
-        let (blocksPerRow, count) = layout(width: width, height: height)
         var votes = [Float](repeating: 0, count: bitCount), counts = [Float](repeating: 0, count: bitCount)
-        for n in 0..<count {
-            let s = strongest(u, width: width, blockX: n % blocksPerRow, blockY: n / blocksPerRow)
-            votes[n % bitCount] += reads(abs(s.value)) ? 1 : 0
+        for (n, one) in blockReadings(rgb: rgb, width: width, height: height).enumerated() {
+            votes[n % bitCount] += one ? 1 : 0
             counts[n % bitCount] += 1
         }
         return zip(votes, counts).map { $1 > 0 ? $0 / $1 : 0.5 }
     }
 
+    /// Each block's reading in raster order, as the reference decoder reads it.
+    static func blockReadings(rgb: [UInt8], width: Int, height: Int) -> [Bool] {
+        let u = readU(rgb, width * height)
+        let (blocksPerRow, count) = layout(width: width, height: height)
+        return (0..<count).map { n in reads(abs(strongest(u, width: width, blockX: n % blocksPerRow, blockY: n / blocksPerRow).value)) }
+    }
+
     /// Blocks whose reading differs from `bits`, out of all blocks: how close a picture came to
     /// losing its mark (each bit is a majority vote over its blocks).
     public static func blockErrors(rgb: [UInt8], width: Int, height: Int, bits: [Bool]) -> (wrong: Int, blocks: Int) {
-        let u = readU(rgb, width * height)
-        let (blocksPerRow, count) = layout(width: width, height: height)
-        var wrong = 0
-        for n in 0..<count {
-            let s = strongest(u, width: width, blockX: n % blocksPerRow, blockY: n / blocksPerRow)
-            if reads(abs(s.value)) != bits[n % bits.count] { wrong += 1 }
-        }
-        return (wrong, count)
+        let readings = blockReadings(rgb: rgb, width: width, height: height)
+        return (readings.enumerated().filter { $1 != bits[$0 % bits.count] }.count, readings.count)
     }
 }
 

@@ -6,17 +6,18 @@ import Foundation
 /// have it. OpenBLAS 0.3.21 as Debian builds it has no `sbgemm`, and oneDNN is the library
 /// PyTorch's own bf16 CPU path runs on.
 ///
-/// Operands are rounded to bf16 (round to nearest even) just before each product; the result and
-/// its accumulation stay fp32, as under `torch.autocast("cpu", dtype=torch.bfloat16)`. Measured
-/// against OpenBLAS's sgemm on a 2-core AMD EPYC with AVX512-BF16 (conversion included, one
-/// run side by side): 320×4096×2880 1.84×, 4096×1280×320 1.71×, 640×1024×5760 1.63×,
+/// fp32 operands are rounded to bf16 (round to nearest even) just before each product; the
+/// result and its accumulation stay fp32, as under `torch.autocast("cpu", dtype=torch.bfloat16)`.
+/// Measured against OpenBLAS's sgemm on a 2-core AMD EPYC with AVX512-BF16 by a throwaway C
+/// harness (not kept; both operands converted per call, one run side by side): 320×4096×2880 1.84×, 4096×1280×320 1.71×, 640×1024×5760 1.63×,
 /// 4096×4096×64 1.99×, 4096×320×320 1.42×, 320×256×320 1.21×, and 1280×64×11520 0.82× — so
 /// only products of at least `minimumMultiplyAdds`, outputs at least `minimumSide` each way and
 /// sums over at least `minimumDepth` terms go here. GEMM weights are kept in bf16 from load
 /// (`bfloat16(fromHalf:)`), so only activations are converted per call, and attention converts
 /// its operands once per call (`NN.attentionBF16`). Whole model, random SD-Turbo, same machine,
 /// medians of 3 alternating single runs, fp32 → bf16: UNet step 512² 5.12 → 4.06 s, 256²
-/// 1.55 → 1.17 s; 512² TAESD generation 6.71 → 5.26 s; SD VAE decode 512² 11.7 → 8.4 s (one pair).
+/// 1.55 → 1.17 s; 512² TAESD generation 6.71 → 5.26 s; SD VAE decode 512² 11.7 → 8.4 s (one pair)
+/// — `LUMEN_BF16=0` / unset `lumen bench` reproduces these.
 ///
 /// On by default where the CPU reports `avx512_bf16` (`LUMEN_BF16=0`: fp32 everywhere, the
 /// engine's exact parity with diffusers' fp32); elsewhere oneDNN would only emulate bf16 and it
@@ -36,12 +37,11 @@ public enum BF16Matmul {
         return info.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").contains("avx512_bf16") ?? false
     }()
 
-    /// Products smaller than this many multiply-adds stay in fp32 (conversion and the call cost more).
+    /// Products smaller than this many multiply-adds stay in fp32, also those whose weight is
+    /// already bf16: below it oneDNN's per-call cost (memory objects, a stream, a scratchpad)
+    /// outweighs the faster kernel — at 1M the built-in 32×32 model's guided 8-step generation
+    /// went from 0.98 s to 1.16 s.
     static let minimumMultiplyAdds = 1 << 22
-    /// The same floor for products whose weight is already bf16: below it oneDNN's per-call cost
-    /// (memory objects, a stream, a scratchpad) outweighs the faster kernel — at 1M the built-in
-    /// 32×32 model's guided 8-step generation went from 0.98 s to 1.16 s.
-    static let minimumMultiplyAddsWithBF16Weight = 1 << 22
     /// Products with an output side shorter than this stay in fp32: both operands are converted
     /// on every call, so thin products lose (Winograd's 640→640 products at 32², 64 tiles wide,
     /// went from 0.43 s to 0.58 s per 512² step).
@@ -88,12 +88,12 @@ public enum BF16Matmul {
     /// Whether a product of this size goes to bf16 (`forced` decides alone when set). With a
     /// weight already in bf16 only the other side is converted, and much smaller products win:
     /// 77×1024×1024 (the text encoder) 2.4×, 64×1280×1280 2.1×, 1280×64×11520-like 64×640×5760
-    /// 2.1×, against OpenBLAS's sgemm on this machine.
+    /// 2.1×, against OpenBLAS's sgemm on this machine (same throwaway harness).
     static func worthIt(m: Int, n: Int, k: Int, weightInBF16: Bool = false) -> Bool {
         if let forced { return forced }
-        guard enabled else { return false }
-        if weightInBF16 { return Swift.min(m, n, k) >= 16 && m * n * k >= minimumMultiplyAddsWithBF16Weight }
-        return m >= minimumSide && n >= minimumSide && k >= minimumDepth && m * n * k >= minimumMultiplyAdds
+        guard enabled, m * n * k >= minimumMultiplyAdds else { return false }
+        if weightInBF16 { return Swift.min(m, n, k) >= 16 }
+        return m >= minimumSide && n >= minimumSide && k >= minimumDepth
     }
 
     /// One side of a product as stored: fp32 (rounded to bf16 per call) or bf16 already (a
@@ -144,10 +144,11 @@ public enum BF16Matmul {
 
     /// fp16 → bf16 (through fp32, round to nearest even): GEMM weights are kept in bf16 from load
     /// when bf16 products are on, so no product converts a weight per call.
-    public static func bfloat16(fromHalf half: Float16) -> UInt16 {
-        let u = Float(half).bitPattern
-        return UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
-    }
+    public static func bfloat16(fromHalf half: Float16) -> UInt16 { bfloat16(bits: Float(half).bitPattern) }
+
+    /// An fp32 bit pattern rounded to bf16, to nearest even (the scalar form of `convertOnThisThread`).
+    @inline(__always)
+    static func bfloat16(bits u: UInt32) -> UInt16 { UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16) }
 
     /// `C = alpha·op(A)·op(B) + beta·C` on bf16 operands already converted, on the calling thread
     /// only (for tasks of `parallelFor`: oneDNN's OpenMP threads are not started). Returns false
@@ -269,8 +270,7 @@ public enum BF16Matmul {
             j += 8
         }
         while j < count {
-            let u = s[j]
-            dst[j] = UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
+            dst[j] = bfloat16(bits: s[j])
             j += 1
         }
     }

@@ -22,7 +22,8 @@ public enum BLAS {
     }
 
     /// `C[M×N] = alpha · op(A) · op(B) + beta · C`, with leading dimensions in elements.
-    /// Large products go to `BF16Matmul` when bf16 compute is on (`LUMEN_BF16=1`).
+    /// Large products go to `BF16Matmul` when bf16 products are on (the default on AVX512-BF16
+    /// CPUs; `LUMEN_BF16=0` turns them off).
     public static func gemm(
         transA: Bool = false, transB: Bool = false,
         m: Int, n: Int, k: Int,
@@ -35,8 +36,7 @@ public enum BLAS {
         _ = configured
         // Inside a parallel task the product stays on this core (oneDNN would start a team of
         // its own threads); `BF16Matmul.gemmOnThisThread` is the bf16 path there.
-        if (BF16Matmul.enabled || BF16Matmul.forced != nil) && !ParallelContext.inTask
-            && BF16Matmul.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+        if !ParallelContext.inTask && BF16Matmul.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) { return }
         cblas_sgemm(
             CblasRowMajor,

@@ -463,7 +463,7 @@ public enum NN {
         }
     }
 
-    /// `attention` with both products in bf16 (`BF16Matmul`, `LUMEN_BF16=1`): Q, K and V are
+    /// `attention` with both products in bf16 (`BF16Matmul.attentionWorthIt`): Q, K and V are
     /// rounded to bf16 once per call, and each task's probabilities once per tile, so the
     /// products themselves run at the bf16 rate on the task's own core; the softmax and its
     /// deferred normalisation stay fp32. Nil when oneDNN cannot run a product (the caller then
@@ -479,35 +479,34 @@ public enum NN {
             ScratchPool.withBuffer((qCount + 2 * kvCount + 1) / 2) { raw in
                 let q16 = UnsafeMutableRawPointer(raw).bindMemory(to: UInt16.self, capacity: qCount + 2 * kvCount)
                 let k16 = q16 + qCount, v16 = k16 + kvCount
-                q.data.withUnsafeBufferPointer { BF16Matmul.convert($0.baseAddress!, rows: b * lq, columns: dim, ld: dim, into: q16) }
-                k.data.withUnsafeBufferPointer { BF16Matmul.convert($0.baseAddress!, rows: b * lk, columns: dim, ld: dim, into: k16) }
-                v.data.withUnsafeBufferPointer { BF16Matmul.convert($0.baseAddress!, rows: b * lk, columns: dim, ld: dim, into: v16) }
+                for (t, dst) in [(q, q16), (k, k16), (v, v16)] {
+                    t.data.withUnsafeBufferPointer { BF16Matmul.convert($0.baseAddress!, rows: t.count / dim, columns: dim, ld: dim, into: dst) }
+                }
                 let failures = UncheckedSendable(UnsafeMutablePointer<Bool>.allocate(capacity: b * heads * tilesPerHead))
                 failures.value.initialize(repeating: false, count: b * heads * tilesPerHead)
                 defer { failures.value.deallocate() }
-                BLAS.singleThreaded {
-                    parallelFor(b * heads * tilesPerHead) { task in
-                        let (bi, h, r0, rows) = attentionTask(task, heads: heads, tilesPerHead: tilesPerHead, tile: tile, lq: lq)
-                        let qh = q16 + bi * lq * dim + h * dh
-                        let kh = k16 + bi * lk * dim + h * dh
-                        let vh = v16 + bi * lk * dim + h * dh
-                        let oh = out.baseAddress! + bi * lq * dim + h * dh
-                        ScratchPool.withBuffer(rows * lk + (rows * lk + 1) / 2) { scores in
-                            let p16 = UnsafeMutableRawPointer(scores + rows * lk).bindMemory(to: UInt16.self, capacity: rows * lk)
-                            guard BF16Matmul.gemmOnThisThread(transB: true, m: rows, n: lk, k: dh, alpha: s, a: qh + r0 * dim, lda: dim,
-                                                              b: kh, ldb: dim, c: scores, ldc: lk) else {
-                                failures.value[task] = true
-                                return
-                            }
-                            let sums = softmaxNumerators(scores, rows: rows, lk: lk, firstQuery: r0, causal: causal)
-                            BF16Matmul.convertOnThisThread(scores, count: rows * lk, into: p16)
-                            guard BF16Matmul.gemmOnThisThread(m: rows, n: dh, k: lk, a: p16, lda: lk, b: vh, ldb: dim,
-                                                              c: oh + r0 * dim, ldc: dim) else {
-                                failures.value[task] = true
-                                return
-                            }
-                            divideRows(oh + r0 * dim, by: sums, width: dh, stride: dim)
+                // Only oneDNN runs in these tasks: OpenBLAS's thread count is left alone.
+                parallelFor(b * heads * tilesPerHead) { task in
+                    let (bi, h, r0, rows) = attentionTask(task, heads: heads, tilesPerHead: tilesPerHead, tile: tile, lq: lq)
+                    let qh = q16 + bi * lq * dim + h * dh
+                    let kh = k16 + bi * lk * dim + h * dh
+                    let vh = v16 + bi * lk * dim + h * dh
+                    let oh = out.baseAddress! + bi * lq * dim + h * dh
+                    ScratchPool.withBuffer(rows * lk + (rows * lk + 1) / 2) { scores in
+                        let p16 = UnsafeMutableRawPointer(scores + rows * lk).bindMemory(to: UInt16.self, capacity: rows * lk)
+                        guard BF16Matmul.gemmOnThisThread(transB: true, m: rows, n: lk, k: dh, alpha: s, a: qh + r0 * dim, lda: dim,
+                                                          b: kh, ldb: dim, c: scores, ldc: lk) else {
+                            failures.value[task] = true
+                            return
                         }
+                        let sums = softmaxNumerators(scores, rows: rows, lk: lk, firstQuery: r0, causal: causal)
+                        BF16Matmul.convertOnThisThread(scores, count: rows * lk, into: p16)
+                        guard BF16Matmul.gemmOnThisThread(m: rows, n: dh, k: lk, a: p16, lda: lk, b: vh, ldb: dim,
+                                                          c: oh + r0 * dim, ldc: dim) else {
+                            failures.value[task] = true
+                            return
+                        }
+                        divideRows(oh + r0 * dim, by: sums, width: dh, stride: dim)
                     }
                 }
                 failed = (0..<(b * heads * tilesPerHead)).contains { failures.value[$0] }

@@ -75,7 +75,8 @@ public enum ComputeThreads {
     /// only compete for the same cores while each changes the library state under the other:
     /// OpenBLAS 0.3.21 gives no guarantee for GEMMs that overlap a thread-count change, and a
     /// same-seed picture once came back one level off in one pixel while other test suites
-    /// generated beside it. Serving throughput on a CPU is the same either way.
+    /// generated beside it. Jobs queue here instead of sharing the cores (not measured: with
+    /// both already busy, running two at once is not expected to finish sooner).
     public static func exclusively<T>(_ body: () throws -> T) rethrows -> T {
         gate.lock()
         defer { gate.unlock() }
