@@ -44,7 +44,8 @@ public enum BF16Matmul {
     static let minimumMultiplyAdds = 1 << 22
     /// Products with an output side shorter than this stay in fp32: both operands are converted
     /// on every call, so thin products lose (Winograd's 640→640 products at 32², 64 tiles wide,
-    /// went from 0.43 s to 0.58 s per 512² step).
+    /// went from 0.43 s to 0.58 s per 512² step when they were converted per product; Winograd
+    /// now writes bf16 itself and asks `winogradWorthIt`).
     static let minimumSide = 128
     /// Products summing over fewer terms than this stay in fp32 (Winograd's 64-channel products
     /// at 512², K = 64: 0.79 s → 0.92 s, conversion costing more than the faster product saves).
@@ -57,6 +58,8 @@ public enum BF16Matmul {
         var transA, transB: Bool
         var alpha, beta: Float
         var singleThreaded: Bool
+        /// Products stacked along a leading dimension (dense operands, one oneDNN call for all).
+        var batch = 1
     }
 
     private struct Compiled {
@@ -142,6 +145,36 @@ public enum BF16Matmul {
         }
     }
 
+    /// `LUMEN_WINOGRAD_BF16=0` keeps Winograd's products in fp32 while other products use bf16.
+    static let winogradEnabled: Bool = getenvString("LUMEN_WINOGRAD_BF16") != "0"
+
+    /// Whether Winograd's 36 products of `m × k` transformed filters by `k × n` transformed tiles
+    /// run here: its transforms then write bf16 directly (nothing converted per product) and the
+    /// 36 go to oneDNN as one batched call, so only the size of each product matters, as for a
+    /// weight already in bf16.
+    static func winogradWorthIt(m: Int, n: Int, k: Int) -> Bool {
+        if let forced { return forced }
+        return enabled && winogradEnabled && 36 * m * n * k >= minimumMultiplyAdds && Swift.min(m, k) >= 16
+    }
+
+    /// `C[i] = A[i] · B[i]` for `batch` dense bf16 products stacked one after another (`A[i]`:
+    /// m × k, `B[i]`: k × n, `C[i]`: m × n, fp32), in one oneDNN call on its own threads.
+    /// Returns false when oneDNN cannot run it.
+    static func batchedGemm(batch: Int, m: Int, n: Int, k: Int, a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>,
+                            c: UnsafeMutablePointer<Float>) -> Bool {
+        let key = Key(m: m, n: n, k: k, lda: k, ldb: n, ldc: n, transA: false, transB: false, alpha: 1, beta: 0,
+                      singleThreaded: ParallelContext.inTask, batch: batch)
+        if key.singleThreaded {
+            let previous = omp_get_max_threads()
+            omp_set_num_threads(1)
+            defer { omp_set_num_threads(previous) }
+            guard let compiled = compiled(key) else { return false }
+            return execute(compiled, key, a: a, b: b, c: c)
+        }
+        guard let compiled = compiled(key) else { return false }
+        return execute(compiled, key, a: a, b: b, c: c)
+    }
+
     /// fp16 → bf16 (through fp32, round to nearest even): GEMM weights are kept in bf16 from load
     /// when bf16 products are on, so no product converts a weight per call.
     public static func bfloat16(fromHalf half: Float16) -> UInt16 { bfloat16(bits: Float(half).bitPattern) }
@@ -167,11 +200,14 @@ public enum BF16Matmul {
         return execute(compiled, key, a: a, b: b, c: c)
     }
 
+    /// Runs a compiled product. Its memory objects, stream and scratchpad are made per call:
+    /// keeping them per thread (memory handles re-set per call) measured the same within noise
+    /// (attention and Winograd's per-block products at 512², 3 alternating pairs).
     private static func execute(_ compiled: Compiled, _ key: Key, a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>,
                                 c: UnsafeMutablePointer<Float>) -> Bool {
-        var descA = matrixDesc(rows: key.m, columns: key.k, transposed: key.transA, type: dnnl_bf16, ld: key.lda)
-        var descB = matrixDesc(rows: key.k, columns: key.n, transposed: key.transB, type: dnnl_bf16, ld: key.ldb)
-        var descC = matrixDesc(rows: key.m, columns: key.n, transposed: false, type: dnnl_f32, ld: key.ldc)
+        var descA = matrixDesc(rows: key.m, columns: key.k, transposed: key.transA, type: dnnl_bf16, ld: key.lda, batch: key.batch)
+        var descB = matrixDesc(rows: key.k, columns: key.n, transposed: key.transB, type: dnnl_bf16, ld: key.ldb, batch: key.batch)
+        var descC = matrixDesc(rows: key.m, columns: key.n, transposed: false, type: dnnl_f32, ld: key.ldc, batch: key.batch)
         var scratchDesc = compiled.scratchpad
         let scratchBytes = Swift.max(compiled.scratchpadBytes, 64)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
@@ -195,14 +231,24 @@ public enum BF16Matmul {
 
     /// A 2-D memory descriptor for a logical `rows × columns` matrix stored row-major with
     /// leading dimension `ld`, or transposed (stored as `columns × rows`).
-    private static func matrixDesc(rows: Int, columns: Int, transposed: Bool, type: dnnl_data_type_t, ld: Int) -> dnnl_memory_desc_t {
+    /// With `batch` > 1 the matrices are stacked densely along a leading dimension (each
+    /// `rows · ld` values after the one before; `ld` is then the row length).
+    private static func matrixDesc(rows: Int, columns: Int, transposed: Bool, type: dnnl_data_type_t, ld: Int,
+                                   batch: Int = 1) -> dnnl_memory_desc_t {
         var desc = dnnl_memory_desc_t()
         // dnnl_dims_t is a C array (a 12-tuple here); pass the whole tuple's storage, never `&t.0`,
         // which may be a temporary holding one element.
-        let dims: [Int64] = [Int64(rows), Int64(columns)] + Array(repeating: 0, count: 10)
-        let strides: [Int64] = (transposed ? [1, Int64(ld)] : [Int64(ld), 1]) + Array(repeating: 0, count: 10)
+        var dims: [Int64] = [Int64(rows), Int64(columns)]
+        var strides: [Int64] = transposed ? [1, Int64(ld)] : [Int64(ld), 1]
+        if batch > 1 {
+            dims.insert(Int64(batch), at: 0)
+            strides.insert(Int64(rows * columns), at: 0)
+        }
+        let count = Int32(dims.count)
+        dims += Array(repeating: 0, count: 12 - dims.count)
+        strides += Array(repeating: 0, count: 12 - strides.count)
         _ = dims.withUnsafeBufferPointer { d in
-            strides.withUnsafeBufferPointer { s in dnnl_memory_desc_init_by_strides(&desc, 2, d.baseAddress, type, s.baseAddress) }
+            strides.withUnsafeBufferPointer { s in dnnl_memory_desc_init_by_strides(&desc, count, d.baseAddress, type, s.baseAddress) }
         }
         return desc
     }
@@ -230,9 +276,9 @@ public enum BF16Matmul {
     }
 
     private static func make(_ key: Key) -> Compiled? {
-        var descA = matrixDesc(rows: key.m, columns: key.k, transposed: key.transA, type: dnnl_bf16, ld: key.lda)
-        var descB = matrixDesc(rows: key.k, columns: key.n, transposed: key.transB, type: dnnl_bf16, ld: key.ldb)
-        var descC = matrixDesc(rows: key.m, columns: key.n, transposed: false, type: dnnl_f32, ld: key.ldc)
+        var descA = matrixDesc(rows: key.m, columns: key.k, transposed: key.transA, type: dnnl_bf16, ld: key.lda, batch: key.batch)
+        var descB = matrixDesc(rows: key.k, columns: key.n, transposed: key.transB, type: dnnl_bf16, ld: key.ldb, batch: key.batch)
+        var descC = matrixDesc(rows: key.m, columns: key.n, transposed: false, type: dnnl_f32, ld: key.ldc, batch: key.batch)
         var op = dnnl_matmul_desc_t()
         guard dnnl_matmul_desc_init(&op, &descA, &descB, nil, &descC) == dnnl_success else { return nil }
         var attr: dnnl_primitive_attr_t?

@@ -58,13 +58,24 @@ public func peakResidentBytes() -> Int {
 /// decode 13.4 → 10.9 s, peak RSS 3296 → 3423 MiB (fragmentation of the kept heap); 256², 2 runs,
 /// alternated twice: end to end 5.48–5.54 → 4.79–4.85 s, peak RSS 2792 → 2847 MiB (with TAESD:
 /// 2465 MiB both ways, time within noise).
+///
+/// That held only on the main arena. A thread other than the main one allocates from an arena of
+/// its own, whose heaps are at most 64 MB: glibc maps anything larger freshly whatever
+/// `M_MMAP_MAX` says, and unmaps it on free. `lumen`'s commands run on such threads (Swift
+/// concurrency's pool), so every large tensor was still faulted in anew: 3.7–4.2 M page faults
+/// in one 512² `lumen bench` run, 720 mmap and 134 munmap calls in a 256² one, page faults in
+/// Winograd's output transform, GroupNorm+SiLU and nearest upsampling (their first writes to a
+/// fresh tensor), which made the output transform 2.7× slower than a second pass over the same
+/// block. `M_ARENA_MAX` 1 sends every thread to the main arena. glibc fixes the arena limit when
+/// the first secondary arena is made, so `lumen` applies this first thing in `main`; applied
+/// later (a library user's first pipeline load), the other two settings still hold.
 /// `LUMEN_KEEP_FREED_MEMORY=0` leaves glibc's defaults (for measuring).
 public enum AllocatorPolicy {
     /// Applied once, on first use; true if the settings were taken.
     public static let applied: Bool = {
         #if canImport(Glibc)
         guard getenvString("LUMEN_KEEP_FREED_MEMORY") != "0" else { return false }
-        return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, Int32.max) == 1
+        return mallopt(M_ARENA_MAX, 1) == 1 && mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, Int32.max) == 1
         #else
         return false
         #endif

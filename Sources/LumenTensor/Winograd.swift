@@ -11,21 +11,25 @@ import Foundation
 /// done directly). The interpolation points 0, ±1, ±2 keep fp32 error around 1e-6 relative
 /// (tested against the direct convolution).
 ///
-/// Transforms run vectorised across the tiles of one row: each input row is first de-interleaved
-/// into its 4 phases (column `4k + q − 1` → phase q, index k), so every transform step is a
-/// contiguous loop over the row's tiles that the compiler vectorises.
-/// Tiles are processed in chunks of whole tile rows so the transformed buffers stay ≤ 8 MB each,
-/// whatever the picture size (no memory peak at 512×512); measured on the TAESD decoder at 256²,
-/// 8 MB chunks decode as fast as 32 MB ones (0.33–0.36 s vs 0.43 s) with 64 MB less peak memory.
+/// Transforms run vectorised across 8 tiles of one row (`WinogradTransforms.swift`). Two ways
+/// to schedule them:
+/// - **fused** (up to 256 channels, when all transformed filters fit one buffer): each core takes
+///   blocks of 64 tiles and runs input transform, the 36 products and output transform on them,
+///   so the transformed tiles and products stay in its cache. At 64–128 channels the transforms
+///   cost more than the products, and streaming them through memory was most of the time. SD VAE
+///   decode at 512² (random SD-Turbo, bf16, after the allocator fix, one run each): chunked 9.05
+///   → fused 4.3–4.6 s; TAESD 512²: 0.93 → 0.45–0.51 s. Fusing the wider layers too (up to 1280)
+///   was slower (VAE 5.5 s, UNet step +0.3 s), as were 32-tile blocks; 128 tiles measured the same.
+/// - **chunked** (wider layers): all cores transform a chunk of whole tile rows, the 36 products
+///   run multi-threaded, then all cores transform back. Chunks keep the transformed buffers ≤ 8 MB
+///   each whatever the picture size; measured on the TAESD decoder at 256², 8 MB chunks decode as
+///   fast as 32 MB ones with 64 MB less peak memory.
+///
+/// With bf16 products on (`BF16Matmul.winogradWorthIt`) both transforms write bf16 and the 36
+/// products of a block or chunk are one batched oneDNN call: nothing is converted per product.
 public enum Winograd {
     /// On unless `LUMEN_WINOGRAD=0` (for measuring against the direct path).
     public static let enabled: Bool = getenvString("LUMEN_WINOGRAD") != "0"
-
-    // The transforms below are the matrices of F(4×4, 3×3) for the points 0, 1, −1, 2, −2, ∞,
-    // written out:
-    //   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
-    //   G  = [1/4 0 0; −1/6 −1/6 −1/6; −1/6 1/6 −1/6; 1/24 1/12 1/6; 1/24 −1/12 1/6; 0 0 1]
-    //   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
 
     /// Whether `conv2d` should take this path: 3×3, stride 1, padding 1, enough channels for the
     /// GEMMs to dominate the transforms.
@@ -55,63 +59,25 @@ public enum Winograd {
     /// Smallest output area (pixels) that takes the Winograd path (`LUMEN_WINOGRAD_MIN` overrides).
     static let minimumPixels: Int = Int(getenvString("LUMEN_WINOGRAD_MIN") ?? "") ?? 32 * 32
 
-    /// `U[ξ][oc][ic] = (G g Gᵀ)[ξ]` for every filter, with G's rows written out (no tables):
-    /// this runs on every call, so it must stay far cheaper than the GEMMs it feeds.
-    ///
-    /// Vectorised across 8 input channels at a time (`U[ξ][oc]` rows are contiguous in `ic`), with
-    /// G's fractions as multiplications: the scalar version with divisions cost 10–40 ns per weight
-    /// (82 ms for a 640→640 bank, 40 % of that layer's GEMM time in the SD UNet at 512²).
-    static func transformWeights(_ wp: UnsafePointer<Float>, o: Int, c: Int, into u: UnsafeMutablePointer<Float>) {
-        typealias F8 = SIMD8<Float>
-        let plane = o * c
-        @inline(__always) func g6(_ a: F8, _ b: F8, _ c: F8) -> (F8, F8, F8, F8, F8, F8) {
-            let p = a + c
-            let a24 = a * (1 / 24 as Float), b12 = b * (1 / 12 as Float), c6 = c * (1 / 6 as Float)
-            return (a * 0.25, (p + b) * (-1 / 6 as Float), (p - b) * (-1 / 6 as Float), a24 + b12 + c6, a24 - b12 + c6, c)
-        }
-        parallelFor(o) { oc in
-            var ic = 0
-            while ic < c {
-                let lanes = Swift.min(8, c - ic)
-                // Gather the 9 taps of `lanes` filters: k[j][lane] = weight[oc][ic + lane][j].
-                var k = (F8(), F8(), F8(), F8(), F8(), F8(), F8(), F8(), F8())
-                withUnsafeMutableBytes(of: &k) { raw in
-                    let t = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-                    let src = wp + (oc * c + ic) * 9
-                    for lane in 0..<lanes { for j in 0..<9 { t[j * 8 + lane] = src[lane * 9 + j] } }
-                }
-                // Columns first: G applied to each of the 3 kernel columns → 6×3.
-                let c0 = g6(k.0, k.3, k.6), c1 = g6(k.1, k.4, k.7), c2 = g6(k.2, k.5, k.8)
-                let base = u + oc * c + ic
-                @inline(__always) func put(_ i: Int, _ a: F8, _ b: F8, _ cc: F8) {
-                    let r = g6(a, b, cc)
-                    @inline(__always) func store(_ j: Int, _ v: F8) {
-                        let dst = base + (i * 6 + j) * plane
-                        if lanes == 8 {
-                            UnsafeMutableRawPointer(dst).storeBytes(of: v, as: F8.self)
-                        } else {
-                            for lane in 0..<lanes { dst[lane] = v[lane] }
-                        }
-                    }
-                    store(0, r.0); store(1, r.1); store(2, r.2); store(3, r.3); store(4, r.4); store(5, r.5)
-                }
-                put(0, c0.0, c1.0, c2.0); put(1, c0.1, c1.1, c2.1); put(2, c0.2, c1.2, c2.2)
-                put(3, c0.3, c1.3, c2.3); put(4, c0.4, c1.4, c2.4); put(5, c0.5, c1.5, c2.5)
-                ic += 8
-            }
-        }
-    }
+    /// Tiles per block of the fused path (`LUMEN_WINOGRAD_BLOCK_TILES` overrides).
+    static let blockTiles: Int = Int(getenvString("LUMEN_WINOGRAD_BLOCK_TILES") ?? "") ?? 64
+
+    /// Most input or output channels that take the fused path (`LUMEN_WINOGRAD_FUSED_CHANNELS`
+    /// overrides; 0 turns it off).
+    static let fusedMaximumChannels: Int = Int(getenvString("LUMEN_WINOGRAD_FUSED_CHANNELS") ?? "") ?? 256
 
     /// `y = conv2d(x, weight, bias, stride 1, padding 1)` for NCHW `x` and `[O, C, 3, 3]` weights.
     ///
     /// `weightRows(range, body)` calls `body` with the fp32 filters of output channels `range`
     /// (`[range.count, C, 3, 3]`): a stored fp16 bank is widened one block at a time, so no fp32
-    /// copy of a whole 1280→1280 bank (59 MB) is made. `filterBlockFloats` and `chunkRows`
-    /// override the blocking (tests use them to take every loop path on small inputs).
+    /// copy of a whole 1280→1280 bank (59 MB) is made. `filterBlockFloats`, `chunkRows`,
+    /// `blockTiles` and `fusedChannels` override the blocking and the choice between the fused and
+    /// the chunked path (tests use them to take every loop path on small inputs).
     static func conv3x3(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int,
                         weightRows: (Range<Int>, (UnsafePointer<Float>) -> Void) -> Void, o: Int, bias: UnsafePointer<Float>?,
                         out: UnsafeMutablePointer<Float>,
-                        filterBlockFloats: Int = ScratchPool.maximumPooledFloats, chunkRows: Int? = nil) {
+                        filterBlockFloats: Int = ScratchPool.maximumPooledFloats, chunkRows: Int? = nil,
+                        blockTiles: Int = Winograd.blockTiles, fusedChannels: Int = Winograd.fusedMaximumChannels) {
         let tilesX = (w + 3) / 4, tilesY = (h + 3) / 4
         // Chunk of tile rows (over all images): 36 · max(c, o) · rows · tilesX ≤ chunkFloats.
         let totalRows = n * tilesY
@@ -127,34 +93,53 @@ public enum Winograd {
         // chunk transforms them again.
         let oBlock = Swift.max(1, Swift.min(o, filterBlockFloats / (36 * c)))
         let wholeU = oBlock == o
-        ScratchPool.withBuffer(36 * oBlock * c) { u in
-        ScratchPool.withBuffer(36 * c * capacity) { v in
+        // bf16: both transforms write bf16 and the 36 products of a chunk are one batched oneDNN
+        // call, so nothing is converted per product. Decided once per call, before any work.
+        let bf16 = BF16Matmul.winogradWorthIt(m: oBlock, n: capacity, k: c)
+        // Buffers in floats; bf16 ones take half and are rebound below.
+        let uFloats = bf16 ? (36 * oBlock * c + 1) / 2 : 36 * oBlock * c
+        let vFloats = bf16 ? (36 * c * capacity + 1) / 2 : 36 * c * capacity
+        ScratchPool.withBuffer(uFloats) { u in
+        ScratchPool.withBuffer(vFloats) { v in
         ScratchPool.withBuffer(36 * oBlock * capacity) { m in
-        if wholeU {
+        let u16 = bf16 ? UnsafeMutableRawPointer(u).bindMemory(to: UInt16.self, capacity: 2 * uFloats) : nil
+        let v16 = bf16 ? UnsafeMutableRawPointer(v).bindMemory(to: UInt16.self, capacity: 2 * vFloats) : nil
+        func transformFilters(_ range: Range<Int>) {
             OpProfiler.measure("  winograd filter transform \(c)→\(o)") {
-                weightRows(0..<o) { transformWeights($0, o: o, c: c, into: u) }
+                weightRows(range) { w in
+                    if let u16 {
+                        transformWeights(w, o: range.count, c: c, into: BFloat16Sink(base: u16))
+                    } else {
+                        transformWeights(w, o: range.count, c: c, into: Float32Sink(base: u))
+                    }
+                }
             }
+        }
+        if wholeU { transformFilters(0..<o) }
+        if wholeU && max(c, o) <= fusedChannels {
+            fusedBlocks(x, n: n, c: c, h: h, w: w, o: o, bias: bias, out: out, u: u, u16: u16,
+                        tilesX: tilesX, tilesY: tilesY, blockTiles: blockTiles)
+            return
         }
         var row0 = 0
         while row0 < totalRows {
             let rows = Swift.min(rowsPerChunk, totalRows - row0)
             let t = rows * tilesX
             OpProfiler.measure("  winograd input transform \(c) @\(h)×\(w)") {
-                inputTransform(x, c: c, h: h, w: w, tilesX: tilesX, tilesY: tilesY, row0: row0, rows: rows, v: v, t: t)
+                if let v16 {
+                    inputTransform(x, c: c, h: h, w: w, tilesX: tilesX, tilesY: tilesY, row0: row0, rows: rows,
+                                   v: BFloat16Sink(base: v16), t: t)
+                } else {
+                    inputTransform(x, c: c, h: h, w: w, tilesX: tilesX, tilesY: tilesY, row0: row0, rows: rows,
+                                   v: Float32Sink(base: v), t: t)
+                }
             }
             var o0 = 0
             while o0 < o {
                 let ob = Swift.min(oBlock, o - o0)
-                if !wholeU {
-                    OpProfiler.measure("  winograd filter transform \(c)→\(o)") {
-                        weightRows(o0..<o0 + ob) { transformWeights($0, o: ob, c: c, into: u) }
-                    }
-                }
-                OpProfiler.measure("  winograd GEMMs \(c)→\(o) @\(h)×\(w)") {
-                    for xi in 0..<36 {
-                        BLAS.gemm(m: ob, n: t, k: c, a: u + xi * ob * c, lda: c, b: v + xi * c * t, ldb: t,
-                                  c: m + xi * ob * t, ldc: t)
-                    }
+                if !wholeU { transformFilters(o0..<o0 + ob) }
+                OpProfiler.measure("  winograd GEMMs \(c)→\(o) @\(h)×\(w)\(bf16 ? " (bf16)" : "")") {
+                    products(u, u16, v, v16, o: ob, t: t, c: c, into: m)
                 }
                 OpProfiler.measure("  winograd output transform \(o) @\(h)×\(w)") {
                     outputTransform(m, o: ob, outChannels: o, firstChannel: o0, h: h, w: w, tilesX: tilesX, tilesY: tilesY,
@@ -169,136 +154,97 @@ public enum Winograd {
         }
     }
 
-    /// `V[ξ][ic][tile] = (Bᵀ d B)[ξ]` for the chunk's tiles. One task per channel.
-    ///
-    /// Each of a tile row's 6 input rows is de-interleaved once into its 4 phases
-    /// (`phase[q][k] = row[4k + q − 1]`, zero outside the picture): the 6 patch columns of every
-    /// tile are then contiguous vectors over the tiles (`j` → phase `j mod 4`, shifted by `j / 4`),
-    /// with no per-element bounds test — it read every element 6 times through a branch before.
-    static func inputTransform(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, tilesX: Int, tilesY: Int,
-                               row0: Int, rows: Int, v: UnsafeMutablePointer<Float>, t: Int) {
-        let stride = tilesX + 1  // phase length: k = 0...tilesX
-        parallelFor(c) { ic in
-            let phases = UnsafeMutablePointer<Float>.allocate(capacity: 6 * 4 * stride)
-            let e = UnsafeMutablePointer<Float>.allocate(capacity: 36 * tilesX)
-            let f = UnsafeMutablePointer<Float>.allocate(capacity: 36 * tilesX)
-            defer { phases.deallocate(); e.deallocate(); f.deallocate() }
-            if ScratchPool.poison { for (p, n) in [(phases, 24 * stride), (e, 36 * tilesX), (f, 36 * tilesX)] { p.initialize(repeating: .nan, count: n) } }
-            for r in 0..<rows {
-                let global = row0 + r
-                let image = global / tilesY, ty = global % tilesY
-                let plane = x + (image * c + ic) * h * w
-                for i in 0..<6 {
-                    let dst = phases + i * 4 * stride
-                    let iy = ty * 4 - 1 + i
-                    dst.update(repeating: 0, count: 4 * stride)
-                    guard iy >= 0 && iy < h else { continue }
-                    let src = plane + iy * w
-                    // Element ix sits at s = ix + 1: phase s mod 4, index s / 4.
-                    for ix in 0..<w {
-                        let s = ix + 1
-                        dst[(s & 3) * stride + (s >> 2)] = src[ix]
-                    }
-                }
-                transformRows(phases, stride: stride, e, n: tilesX)
-                transformColumns(e, f, n: tilesX)
-                for xi in 0..<36 {
-                    (v + (xi * c + ic) * t + r * tilesX).update(from: f + xi * tilesX, count: tilesX)
-                }
+    /// `M[ξ] = U[ξ] · V[ξ]` for the 36 ξ (`o × c` by `c × t`): in bf16 as one batched oneDNN call
+    /// when the transforms wrote bf16 (`u16`, `v16`), else 36 sgemms.
+    static func products(_ u: UnsafePointer<Float>, _ u16: UnsafePointer<UInt16>?, _ v: UnsafePointer<Float>,
+                         _ v16: UnsafePointer<UInt16>?, o: Int, t: Int, c: Int, into m: UnsafeMutablePointer<Float>) {
+        if let u16, let v16 {
+            // oneDNN failing to run a primitive it compiled is not expected; if it does, the
+            // operands are widened and the fp32 path runs.
+            if !BF16Matmul.batchedGemm(batch: 36, m: o, n: t, k: c, a: u16, b: v16, c: m) {
+                widenedProducts(u16, v16, ob: o, t: t, c: c, into: m)
+            }
+        } else {
+            for xi in 0..<36 {
+                BLAS.gemm(m: o, n: t, k: c, a: u + xi * o * c, lda: c, b: v + xi * c * t, ldb: t, c: m + xi * o * t, ldc: t)
             }
         }
     }
 
-    /// `e[a][j] = Σᵢ Bᵀ[a][i] d[i][j]` over vectors of length n (the zeros of Bᵀ written out), where
-    /// `d[i][j]` is phase `j mod 4` of row `i`, starting at tile `j / 4`.
-    @inline(__always)
-    static func transformRows(_ phases: UnsafeMutablePointer<Float>, stride: Int, _ e: UnsafeMutablePointer<Float>, n: Int) {
-        for j in 0..<6 {
-            let col = (j & 3) * stride + (j >> 2)
-            let d0 = phases + col, d1 = phases + 4 * stride + col, d2 = phases + 8 * stride + col
-            let d3 = phases + 12 * stride + col, d4 = phases + 16 * stride + col, d5 = phases + 20 * stride + col
-            let e0 = e + (0 * 6 + j) * n, e1 = e + (1 * 6 + j) * n, e2 = e + (2 * 6 + j) * n
-            let e3 = e + (3 * 6 + j) * n, e4 = e + (4 * 6 + j) * n, e5 = e + (5 * 6 + j) * n
-            for k in 0..<n {
-                let a0 = d0[k], a1 = d1[k], a2 = d2[k], a3 = d3[k], a4 = d4[k], a5 = d5[k]
-                e0[k] = 4 * a0 - 5 * a2 + a4
-                e1[k] = -4 * a1 - 4 * a2 + a3 + a4
-                e2[k] = 4 * a1 - 4 * a2 - a3 + a4
-                e3[k] = -2 * a1 - a2 + 2 * a3 + a4
-                e4[k] = 2 * a1 - a2 - 2 * a3 + a4
-                e5[k] = 4 * a1 - 5 * a3 + a5
-            }
+    /// The 36 products from bf16 operands widened to fp32 (exact), for when oneDNN cannot run them.
+    static func widenedProducts(_ u: UnsafePointer<UInt16>, _ v: UnsafePointer<UInt16>, ob: Int, t: Int, c: Int,
+                                into m: UnsafeMutablePointer<Float>) {
+        func widen(_ p: UnsafePointer<UInt16>, _ count: Int) -> [Float] {
+            (0..<count).map { Float(bitPattern: UInt32(p[$0]) << 16) }
+        }
+        for xi in 0..<36 {
+            let a = widen(u + xi * ob * c, ob * c), b = widen(v + xi * c * t, c * t)
+            BLAS.gemm(m: ob, n: t, k: c, a: a, lda: c, b: b, ldb: t, c: m + xi * ob * t, ldc: t)
         }
     }
 
-    /// `f[i][b] = Σⱼ e[i][j] B[j][b]` (B = (Bᵀ)ᵀ), vectors of length n.
-    @inline(__always)
-    static func transformColumns(_ e: UnsafeMutablePointer<Float>, _ f: UnsafeMutablePointer<Float>, n: Int) {
-        for i in 0..<6 {
-            let s = e + i * 6 * n, r = f + i * 6 * n
-            for k in 0..<n {
-                let a0 = s[k], a1 = s[n + k], a2 = s[2 * n + k], a3 = s[3 * n + k], a4 = s[4 * n + k], a5 = s[5 * n + k]
-                r[k] = 4 * a0 - 5 * a2 + a4
-                r[n + k] = -4 * a1 - 4 * a2 + a3 + a4
-                r[2 * n + k] = 4 * a1 - 4 * a2 - a3 + a4
-                r[3 * n + k] = -2 * a1 - a2 + 2 * a3 + a4
-                r[4 * n + k] = 2 * a1 - a2 - 2 * a3 + a4
-                r[5 * n + k] = 4 * a1 - 5 * a3 + a5
-            }
-        }
-    }
-
-    /// `y = Aᵀ M A` (+ bias) for each output channel and tile of the chunk, written into `out`
-    /// with the last tiles clipped to the picture. One task per output channel.
-    /// `m` holds the products of `o` output channels starting at `firstChannel` of `outChannels`.
-    static func outputTransform(_ m: UnsafePointer<Float>, o: Int, outChannels: Int, firstChannel: Int, h: Int, w: Int,
-                                tilesX: Int, tilesY: Int, row0: Int, rows: Int, t: Int, bias: UnsafePointer<Float>?,
-                                out: UnsafeMutablePointer<Float>) {
-        parallelFor(o) { oc in
-            let s = UnsafeMutablePointer<Float>.allocate(capacity: 24 * tilesX)  // Aᵀ M: 4×6
-            let y = UnsafeMutablePointer<Float>.allocate(capacity: 16 * tilesX)  // 4×4
-            defer { s.deallocate(); y.deallocate() }
-            if ScratchPool.poison { s.initialize(repeating: .nan, count: 24 * tilesX); y.initialize(repeating: .nan, count: 16 * tilesX) }
-            let b = bias?[firstChannel + oc] ?? 0
-            for r in 0..<rows {
-                let global = row0 + r
-                let image = global / tilesY, ty = global % tilesY
-                @inline(__always) func mrow(_ xi: Int) -> UnsafePointer<Float> { m + (xi * o + oc) * t + r * tilesX }
-                for j in 0..<6 {
-                    let a0 = mrow(j), a1 = mrow(6 + j), a2 = mrow(12 + j), a3 = mrow(18 + j), a4 = mrow(24 + j), a5 = mrow(30 + j)
-                    let s0 = s + j * tilesX, s1 = s + (6 + j) * tilesX, s2 = s + (12 + j) * tilesX, s3 = s + (18 + j) * tilesX
-                    for k in 0..<tilesX {
-                        let p1 = a1[k] + a2[k], m1 = a1[k] - a2[k], p2 = a3[k] + a4[k], m2 = a3[k] - a4[k]
-                        s0[k] = a0[k] + p1 + p2
-                        s1[k] = m1 + 2 * m2
-                        s2[k] = p1 + 4 * p2
-                        s3[k] = m1 + 8 * m2 + a5[k]
-                    }
-                }
-                for i in 0..<4 {
-                    let src = s + i * 6 * tilesX, dst = y + i * 4 * tilesX
-                    for k in 0..<tilesX {
-                        let a0 = src[k], a1 = src[tilesX + k], a2 = src[2 * tilesX + k]
-                        let a3 = src[3 * tilesX + k], a4 = src[4 * tilesX + k], a5 = src[5 * tilesX + k]
-                        let p1 = a1 + a2, m1 = a1 - a2, p2 = a3 + a4, m2 = a3 - a4
-                        dst[k] = a0 + p1 + p2 + b
-                        dst[tilesX + k] = m1 + 2 * m2 + b
-                        dst[2 * tilesX + k] = p1 + 4 * p2 + b
-                        dst[3 * tilesX + k] = m1 + 8 * m2 + a5 + b
-                    }
-                }
-                let plane = out + (image * outChannels + firstChannel + oc) * h * w
-                for i in 0..<4 {
-                    let oy = ty * 4 + i
-                    guard oy < h else { break }
-                    let line = plane + oy * w
-                    for q in 0..<4 {
-                        let src = y + (i * 4 + q) * tilesX
-                        var tx = 0, ox = q
-                        while ox < w {
-                            line[ox] = src[tx]
-                            tx += 1; ox += 4
+    /// The fused path: each core takes blocks of about `blockTiles` tiles and runs all three
+    /// steps on them — input transform of every channel, the 36 products on that core alone,
+    /// output transform — so the transformed tiles and products stay in its own cache. The
+    /// chunked path streams them through memory: its transforms, not its products, were most of
+    /// the time at 64–128 channels (SD VAE decoder at 512², 128 channels, bf16 products: GEMMs
+    /// 1.0 s, input and output transforms 3.0 s per two decodes). `u`/`u16` hold all the
+    /// transformed filters (fp32, or bf16 when the products run in bf16).
+    static func fusedBlocks(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, o: Int, bias: UnsafePointer<Float>?,
+                            out: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, u16: UnsafePointer<UInt16>?,
+                            tilesX: Int, tilesY: Int, blockTiles: Int) {
+        let cols = Swift.min(tilesX, Swift.max(1, blockTiles))
+        let rowsPerBlock = Swift.max(1, blockTiles / cols)
+        let totalRows = n * tilesY
+        let colBlocks = (tilesX + cols - 1) / cols
+        let blocks = (totalRows + rowsPerBlock - 1) / rowsPerBlock * colBlocks
+        let capacity = rowsPerBlock * cols
+        let stride = phaseStride(tiles: cols)
+        let vFloats = u16 != nil ? (36 * c * capacity + 1) / 2 : 36 * c * capacity
+        let label = "  winograd fused \(c)→\(o) @\(h)×\(w)\(u16 != nil ? " (bf16)" : "")"
+        OpProfiler.measure(label) {
+            BLAS.singleThreaded {
+                parallelChunks(blocks, minChunk: 1) { range in
+                    ScratchPool.withBuffer(vFloats) { v in
+                    ScratchPool.withBuffer(36 * o * capacity + 24 * stride) { m in
+                        let phases = m + 36 * o * capacity
+                        let vectors = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 40)
+                        defer { vectors.deallocate() }
+                        let v16 = u16 != nil ? UnsafeMutableRawPointer(v).bindMemory(to: UInt16.self, capacity: 2 * vFloats) : nil
+                        for block in range {
+                            let rb = block / colBlocks, cb = block % colBlocks
+                            let r0 = rb * rowsPerBlock, rows = Swift.min(rowsPerBlock, totalRows - r0)
+                            let tx0 = cb * cols, bc = Swift.min(cols, tilesX - tx0)
+                            let t = rows * bc
+                            OpProfiler.measure("    fused input (core-s) \(c)") {
+                            for ic in 0..<c {
+                                for rr in 0..<rows {
+                                    let image = (r0 + rr) / tilesY, ty = (r0 + rr) % tilesY
+                                    let plane = x + (image * c + ic) * h * w
+                                    if let v16 {
+                                        inputTileRow(plane, h: h, w: w, ty: ty, tx0: tx0, cols: bc, phases: phases, stride: stride,
+                                                     e: vectors, into: BFloat16Sink(base: v16), offset: ic * t + rr * bc, step: c * t)
+                                    } else {
+                                        inputTileRow(plane, h: h, w: w, ty: ty, tx0: tx0, cols: bc, phases: phases, stride: stride,
+                                                     e: vectors, into: Float32Sink(base: v), offset: ic * t + rr * bc, step: c * t)
+                                    }
+                                }
+                            }
+                            }
+                            OpProfiler.measure("    fused products (core-s) \(c)") {
+                            products(u, u16, v, v16, o: o, t: t, c: c, into: m)
+                            }
+                            OpProfiler.measure("    fused output (core-s) \(o)") {
+                            for oc in 0..<o {
+                                for rr in 0..<rows {
+                                    let image = (r0 + rr) / tilesY, ty = (r0 + rr) % tilesY
+                                    outputTileRow(m + oc * t + rr * bc, step: o * t, out + (image * o + oc) * h * w, h: h, w: w,
+                                                  ty: ty, tx0: tx0, cols: bc, bias: bias?[oc] ?? 0, scratch: vectors)
+                                }
+                            }
+                            }
                         }
+                    }
                     }
                 }
             }

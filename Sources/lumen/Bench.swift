@@ -16,6 +16,8 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "A TAESD folder to decode with.") var decoder: String?
     @Option(name: .long) var variant: String?
     @Flag(name: .long, help: "Print one JSON object.") var json = false
+    @Flag(name: .long, help: "Also generate the same picture with every product in fp32 and report the PSNR of the timed precision against it.")
+    var fidelity = false
 
     func validate() throws {
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
@@ -53,16 +55,27 @@ struct Bench: ParsableCommand {
                 vae.append(time { _ = pipeline.decodeLatents(latents) })
                 total.append(try time { _ = try pipeline.generate(request) })
             }
+            // The same seed with every product in fp32 (`LUMEN_BF16=0`'s path) against the timed precision.
+            let psnr: Double? = try fidelity ? {
+                let reference = try BF16Matmul.$forced.withValue(false) { try pipeline.generate(request) }
+                let timed = try pipeline.generate(request)
+                var sum = 0.0, count = 0
+                for (a, b) in zip(reference, timed) {
+                    for (x, y) in zip(a.pixels, b.pixels) { sum += Double((Int(x) - Int(y)) * (Int(x) - Int(y))); count += 1 }
+                }
+                return sum == 0 ? .infinity : 10 * log10(255 * 255 / (sum / Double(max(count, 1))))
+            }() : nil
             if OpProfiler.enabled {
                 FileHandle.standardError.write(Data(("kernel time over the timed runs (LUMEN_PROFILE=1):\n" + OpProfiler.report(limit: Int(ProcessInfo.processInfo.environment["LUMEN_PROFILE_ROWS"] ?? "") ?? 60) + "\n").utf8))
             }
             func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
-            let result: [String: Any] = [
+            var result: [String: Any] = [
                 "text_encoder_s": median(text), "unet_step_s": median(unet), "vae_decode_s": median(vae),
                 "total_s": median(total), "peak_rss_bytes": peakResidentBytes(),
                 "width": lw * pipeline.vaeScaleFactor, "height": lh * pipeline.vaeScaleFactor, "steps": steps,
                 "guidance": Double(guidance), "runs": runs, "threads": ComputeThreads.count, "bf16_products": BF16Matmul.enabled,
             ]
+            if let psnr { result["psnr_vs_fp32_db"] = psnr.isFinite ? psnr : 999 }
             if json {
                 let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
@@ -73,6 +86,7 @@ struct Bench: ParsableCommand {
                 print(String(format: "vae decode   %.4f s", median(vae)))
                 print(String(format: "total        %.4f s", median(total)))
                 print("peak rss     \(peakResidentBytes() / (1 << 20)) MiB")
+                if let psnr { print(String(format: "psnr vs fp32 %.2f dB (same seed, every product in fp32)", psnr)) }
             }
         }
     }

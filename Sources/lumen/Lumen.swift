@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import LumenService
+import LumenTensor
 
 @main
 struct Lumen: AsyncParsableCommand {
@@ -11,6 +12,23 @@ struct Lumen: AsyncParsableCommand {
         abstract: "Lumen: fast, self-hostable text-to-image.",
         version: version,
         subcommands: [Generate.self, Serve.self, Inspect.self, Bench.self, Eval.self, Verify.self, Keys.self, Scenes.self, Arena.self])
+
+    /// Sets up the allocator before any other thread allocates (`AllocatorPolicy`: the arena
+    /// limit only takes if set before glibc makes its first secondary arena), then parses and
+    /// runs the command as `AsyncParsableCommand.main()` does.
+    static func main() async {
+        _ = AllocatorPolicy.applied
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Writes a line to standard error (stdout may carry image bytes).

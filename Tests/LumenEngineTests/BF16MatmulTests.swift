@@ -1,7 +1,7 @@
 import Foundation
 import LumenPipelines
 import LumenSchedulers
-import LumenTensor
+@testable import LumenTensor
 import Testing
 
 /// The bf16 product path (`BF16Matmul`, `LUMEN_BF16=1`) against fp32: issue 8 allows a
@@ -63,6 +63,30 @@ struct BF16MatmulTests {
             #expect(worst > 0, "the bf16 path did not run")
             #expect(worst <= 0.02 * scale, "worst error \(worst) of \(scale)")
         }
+    }
+
+    /// Winograd in bf16 (both transforms write bf16 and the products read it unconverted), fused
+    /// and chunked, against the direct convolution in double precision. F(4×4, 3×3) amplifies
+    /// rounding: its transformed tiles reach 100× the inputs and the output transform weighs
+    /// products by up to 64, so bf16 operands give about 10× a direct bf16 product's error (a
+    /// float64 simulation, 128 channels of normal data: relative RMS 2.5·10⁻² against 2.4·10⁻³).
+    /// The bounds hold that level; what it does to whole pictures is `picturesKeepPSNRAbove40dB`'s.
+    @Test(arguments: [Winograd.fusedMaximumChannels, 0]) func winogradInBF16(fusedChannels: Int) {
+        let fp32 = BF16Matmul.$forced.withValue(false) {
+            ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels)
+        }
+        let bf16 = BF16Matmul.$forced.withValue(true) {
+            ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels)
+        }
+        func rms(_ v: [Double]) -> Double { (v.map { $0 * $0 }.reduce(0, +) / Double(max(v.count, 1))).squareRoot() }
+        let scale = rms(bf16.reference)
+        let relative = rms(zip(bf16.output, bf16.reference).map { Double($0) - $1 }) / scale
+        let fp32Relative = rms(zip(fp32.output, fp32.reference).map { Double($0) - $1 }) / scale
+        let worst = zip(bf16.output, bf16.reference).map { abs(Double($0) - $1) }.max() ?? .nan
+        print("Winograd bf16 (fused channels \(fusedChannels)): relative RMS error \(relative), worst \(worst / scale) of the RMS; fp32 \(fp32Relative)")
+        #expect(relative > 100 * fp32Relative, "the bf16 path did not run")
+        #expect(relative <= 0.04, "relative RMS error \(relative)")
+        #expect(worst <= 0.5 * scale, "worst error \(worst), RMS \(scale)")
     }
 
     @Test(arguments: ["sd1", "sd2"]) func picturesKeepPSNRAbove40dB(kind: String) throws {

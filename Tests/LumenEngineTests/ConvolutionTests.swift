@@ -57,16 +57,42 @@ import Testing
         #expect(worst <= 1e-5 * scale, "max error \(worst) (scale \(scale))")
     }
 
-    /// Winograd with its filters transformed in blocks of output channels (as for the UNet's wide
-    /// layers) and its tiles in several chunks, so each chunk transforms every block again: the
-    /// same result as the direct convolution, also for a last block narrower than the others.
+    /// The chunked Winograd path with its filters transformed in blocks of output channels (as for
+    /// the UNet's wide layers) and its tiles in several chunks, so each chunk transforms every
+    /// block again: the same result as the direct convolution, also for a last block narrower
+    /// than the others.
     @Test(arguments: [(1, 5 * 36 * 9, nil as Int?), (2, 4 * 36 * 9, 3), (1, 36 * 9, 2), (2, 1 << 22, 5)])
     func winogradBlocking(_ p: (Int, Int, Int?)) {
         let (n, filterBlockFloats, chunkRows) = p
-        let (c, o, h, w) = (9, 11, 21, 19)
-        let x = Tensor(shape: [n, c, h, w], data: Self.values(n * c * h * w, seed: 4))
-        let weight = Tensor(shape: [o, c, 3, 3], data: Self.values(o * c * 9, seed: 5).map { $0 * 0.3 })
-        let bias = Tensor(shape: [o], data: Self.values(o, seed: 6))
+        let y = Self.winograd(n: n, c: 9, o: 11, h: 21, w: 19, filterBlockFloats: filterBlockFloats, chunkRows: chunkRows, fusedChannels: 0)
+        #expect(!y.output.contains { $0.isNaN }, "some outputs were never written")
+        let worst = zip(y.output, y.reference).map { abs(Double($0) - $1) }.max() ?? .nan
+        let scale = y.reference.map(abs).max() ?? 1
+        #expect(worst <= 1e-5 * scale, "max error \(worst) (scale \(scale))")
+    }
+
+    /// The fused Winograd path in blocks of every shape: tile-row segments narrower than a vector
+    /// and not a multiple of 8, several per row with a shorter last one, and several rows per
+    /// block running across images; its result is the direct convolution's.
+    @Test(arguments: [(1, 5), (2, 3), (1, 12), (2, 40), (2, 1000)])
+    func winogradFusedBlocks(_ p: (Int, Int)) {
+        let (n, blockTiles) = p
+        let (c, o, h, w) = (10, 13, 37, 45)  // 12 × 10 tiles, the last ones clipped
+        let y = Self.winograd(n: n, c: c, o: o, h: h, w: w, blockTiles: blockTiles)
+        #expect(!y.output.contains { $0.isNaN }, "some outputs were never written")
+        let worst = zip(y.output, y.reference).map { abs(Double($0) - $1) }.max() ?? .nan
+        let scale = y.reference.map(abs).max() ?? 1
+        #expect(worst <= 1e-5 * scale, "max error \(worst) (scale \(scale))")
+    }
+
+    /// `Winograd.conv3x3` (with whole filters and the fused path unless told otherwise) and the
+    /// direct reference, on deterministic inputs.
+    static func winograd(n: Int, c: Int, o: Int, h: Int, w: Int, filterBlockFloats: Int = ScratchPool.maximumPooledFloats,
+                         chunkRows: Int? = nil, blockTiles: Int = Winograd.blockTiles,
+                         fusedChannels: Int = Winograd.fusedMaximumChannels) -> (output: [Float], reference: [Double]) {
+        let x = Tensor(shape: [n, c, h, w], data: values(n * c * h * w, seed: 7))
+        let weight = Tensor(shape: [o, c, 3, 3], data: values(o * c * 9, seed: 8).map { $0 * 0.3 })
+        let bias = Tensor(shape: [o], data: values(o, seed: 9))
         var y = [Float](repeating: .nan, count: n * o * h * w)
         x.data.withUnsafeBufferPointer { xp in
             weight.data.withUnsafeBufferPointer { wp in
@@ -74,16 +100,12 @@ import Testing
                     y.withUnsafeMutableBufferPointer { yp in
                         Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w,
                                          weightRows: { rows, body in body(wp.baseAddress! + rows.lowerBound * c * 9) }, o: o,
-                                         bias: bp.baseAddress!, out: yp.baseAddress!,
-                                         filterBlockFloats: filterBlockFloats, chunkRows: chunkRows)
+                                         bias: bp.baseAddress!, out: yp.baseAddress!, filterBlockFloats: filterBlockFloats,
+                                         chunkRows: chunkRows, blockTiles: blockTiles, fusedChannels: fusedChannels)
                     }
                 }
             }
         }
-        #expect(!y.contains { $0.isNaN }, "some outputs were never written")
-        let ref = Self.reference(x, weight, bias, stride: 1, pad: 1)
-        let worst = zip(y, ref).map { abs(Double($0) - $1) }.max() ?? .nan
-        let scale = ref.map(abs).max() ?? 1
-        #expect(worst <= 1e-5 * scale, "max error \(worst) (scale \(scale))")
+        return (y, reference(x, weight, bias, stride: 1, pad: 1))
     }
 }

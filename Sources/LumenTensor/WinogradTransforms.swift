@@ -1,0 +1,244 @@
+import Foundation
+
+// The three transforms of Winograd F(4×4, 3×3) (see `Winograd`), written out for the points
+// 0, 1, −1, 2, −2, ∞:
+//   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
+//   G  = [1/4 0 0; −1/6 −1/6 −1/6; −1/6 1/6 −1/6; 1/24 1/12 1/6; 1/24 −1/12 1/6; 0 0 1]
+//   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
+//
+// Every transform works on explicit 8-lane vectors (8 tiles, or 8 input channels for the
+// filters), one segment of a tile row at a time, so the same code serves the chunked path
+// (whole tile rows, one task per channel) and the fused one (a block's segments on one core).
+// This alone was no faster than the loops it replaced (TAESD at 512², fp32, one run each:
+// output transform 0.51 → 0.55 s, input 0.26 → 0.29 s): those transforms were bound by memory,
+// which the fused path and `AllocatorPolicy`'s arena limit addressed.
+
+/// Where a transform writes its results: fp32 for OpenBLAS's sgemm, or bf16 (rounded to nearest
+/// even) that oneDNN's bf16 products read directly, so no product converts its operands.
+protocol WinogradSink {
+    /// Stores the first `lanes` values of `v` at `offset`.
+    func store(_ v: SIMD8<Float>, at offset: Int, lanes: Int)
+}
+
+struct Float32Sink: WinogradSink {
+    let base: UnsafeMutablePointer<Float>
+    @inline(__always) func store(_ v: SIMD8<Float>, at offset: Int, lanes: Int) {
+        if lanes == 8 {
+            UnsafeMutableRawPointer(base + offset).storeBytes(of: v, as: SIMD8<Float>.self)
+        } else {
+            for lane in 0..<lanes { base[offset + lane] = v[lane] }
+        }
+    }
+}
+
+struct BFloat16Sink: WinogradSink {
+    let base: UnsafeMutablePointer<UInt16>
+    @inline(__always) func store(_ v: SIMD8<Float>, at offset: Int, lanes: Int) {
+        var bits = unsafeBitCast(v, to: SIMD8<UInt32>.self)
+        bits &+= 0x7FFF &+ ((bits &>> 16) & 1)
+        let h = SIMD8<UInt16>(truncatingIfNeeded: bits &>> 16)
+        if lanes == 8 {
+            UnsafeMutableRawPointer(base + offset).storeBytes(of: h, as: SIMD8<UInt16>.self)
+        } else {
+            for lane in 0..<lanes { base[offset + lane] = h[lane] }
+        }
+    }
+}
+
+extension Winograd {
+    typealias F8 = SIMD8<Float>
+
+    /// Bᵀ applied to one column (or row) of a 6×6 input tile, the zeros of Bᵀ written out.
+    @inline(__always)
+    static func bt(_ a0: F8, _ a1: F8, _ a2: F8, _ a3: F8, _ a4: F8, _ a5: F8) -> (F8, F8, F8, F8, F8, F8) {
+        (4 * a0 - 5 * a2 + a4, -4 * a1 - 4 * a2 + a3 + a4, 4 * a1 - 4 * a2 - a3 + a4,
+         -2 * a1 - a2 + 2 * a3 + a4, 2 * a1 - a2 - 2 * a3 + a4, 4 * a1 - 5 * a3 + a5)
+    }
+
+    /// Aᵀ applied to one column (or row) of a 6×6 product tile.
+    @inline(__always)
+    static func at(_ a0: F8, _ a1: F8, _ a2: F8, _ a3: F8, _ a4: F8, _ a5: F8) -> (F8, F8, F8, F8) {
+        let p1 = a1 + a2, m1 = a1 - a2, p2 = a3 + a4, m2 = a3 - a4
+        return (a0 + p1 + p2, m1 + 2 * m2, p1 + 4 * p2, m1 + 8 * m2 + a5)
+    }
+
+    /// G applied to one column (or row) of a 3×3 filter.
+    @inline(__always)
+    static func g(_ a: F8, _ b: F8, _ c: F8) -> (F8, F8, F8, F8, F8, F8) {
+        let p = a + c
+        let a24 = a * (1 / 24 as Float), b12 = b * (1 / 12 as Float), c6 = c * (1 / 6 as Float)
+        return (a * 0.25, (p + b) * (-1 / 6 as Float), (p - b) * (-1 / 6 as Float), a24 + b12 + c6, a24 - b12 + c6, c)
+    }
+
+    /// `U[ξ][oc][ic] = (G g Gᵀ)[ξ]` for every filter: this runs on every call, so it must stay
+    /// far cheaper than the GEMMs it feeds.
+    ///
+    /// Vectorised across 8 input channels at a time (`U[ξ][oc]` rows are contiguous in `ic`), with
+    /// G's fractions as multiplications: the scalar version with divisions cost 10–40 ns per weight
+    /// (82 ms for a 640→640 bank, 40 % of that layer's GEMM time in the SD UNet at 512²).
+    static func transformWeights<Sink: WinogradSink>(_ wp: UnsafePointer<Float>, o: Int, c: Int, into u: Sink) {
+        let plane = o * c
+        parallelFor(o) { oc in
+            var ic = 0
+            while ic < c {
+                let lanes = Swift.min(8, c - ic)
+                // Gather the 9 taps of `lanes` filters: k[j][lane] = weight[oc][ic + lane][j].
+                var k = (F8(), F8(), F8(), F8(), F8(), F8(), F8(), F8(), F8())
+                withUnsafeMutableBytes(of: &k) { raw in
+                    let t = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+                    let src = wp + (oc * c + ic) * 9
+                    for lane in 0..<lanes { for j in 0..<9 { t[j * 8 + lane] = src[lane * 9 + j] } }
+                }
+                // Columns first: G applied to each of the 3 kernel columns → 6×3.
+                let c0 = g(k.0, k.3, k.6), c1 = g(k.1, k.4, k.7), c2 = g(k.2, k.5, k.8)
+                let base = oc * c + ic
+                @inline(__always) func put(_ i: Int, _ a: F8, _ b: F8, _ cc: F8) {
+                    let r = g(a, b, cc)
+                    let row = base + i * 6 * plane
+                    u.store(r.0, at: row, lanes: lanes); u.store(r.1, at: row + plane, lanes: lanes)
+                    u.store(r.2, at: row + 2 * plane, lanes: lanes); u.store(r.3, at: row + 3 * plane, lanes: lanes)
+                    u.store(r.4, at: row + 4 * plane, lanes: lanes); u.store(r.5, at: row + 5 * plane, lanes: lanes)
+                }
+                put(0, c0.0, c1.0, c2.0); put(1, c0.1, c1.1, c2.1); put(2, c0.2, c1.2, c2.2)
+                put(3, c0.3, c1.3, c2.3); put(4, c0.4, c1.4, c2.4); put(5, c0.5, c1.5, c2.5)
+                ic += 8
+            }
+        }
+    }
+
+    /// `V[ξ][ic][tile] = (Bᵀ d B)[ξ]` for the chunk's tiles (`rows` tile rows from `row0`, over
+    /// all images; `t` tiles in all). One task per channel.
+    static func inputTransform<Sink: WinogradSink>(_ x: UnsafePointer<Float>, c: Int, h: Int, w: Int, tilesX: Int, tilesY: Int,
+                                                   row0: Int, rows: Int, v: Sink, t: Int) {
+        let stride = phaseStride(tiles: tilesX)
+        parallelFor(c) { ic in
+            let phases = UnsafeMutablePointer<Float>.allocate(capacity: 24 * stride)
+            let e = UnsafeMutablePointer<F8>.allocate(capacity: 36)
+            defer { phases.deallocate(); e.deallocate() }
+            for r in 0..<rows {
+                let global = row0 + r
+                let image = global / tilesY, ty = global % tilesY
+                inputTileRow(x + (image * c + ic) * h * w, h: h, w: w, ty: ty, tx0: 0, cols: tilesX, phases: phases, stride: stride,
+                             e: e, into: v, offset: ic * t + r * tilesX, step: c * t)
+            }
+        }
+    }
+
+    /// Length of each de-interleaved phase for a segment of `tiles` tiles: indices 0...tiles,
+    /// rounded up with room for a whole vector past the last tile, so loads never need a lane
+    /// count (the extra lanes are zero and unused).
+    static func phaseStride(tiles: Int) -> Int { (tiles + 1 + 7) / 8 * 8 + 8 }
+
+    /// The input transform of tiles `tx0 ..< tx0 + cols` of tile row `ty` of one channel's
+    /// `plane`: `(Bᵀ d B)[ξ]` of segment tile `k` goes to `offset + ξ · step + k`.
+    ///
+    /// The segment's 6 input rows are de-interleaved once into their 4 phases
+    /// (`phase[q][k] = row[4(tx0 + k) + q − 1]`, zero outside the picture): column j of tile k's
+    /// patch is then phase `j mod 4` at index `k + j / 4`, so 8 tiles' patches are 36 plain
+    /// vector loads. `phases` holds `24 · phaseStride(tiles: cols)` floats, `e` 36 vectors.
+    @inline(__always)
+    static func inputTileRow<Sink: WinogradSink>(_ plane: UnsafePointer<Float>, h: Int, w: Int, ty: Int, tx0: Int, cols: Int,
+                                                 phases: UnsafeMutablePointer<Float>, stride: Int, e: UnsafeMutablePointer<F8>,
+                                                 into v: Sink, offset: Int, step: Int) {
+        let first = 4 * tx0 - 1
+        let lo = Swift.max(0, first), hi = Swift.min(w, 4 * (tx0 + cols) + 1)
+        for i in 0..<6 {
+            let dst = phases + i * 4 * stride
+            let iy = ty * 4 - 1 + i
+            dst.update(repeating: 0, count: 4 * stride)
+            guard iy >= 0 && iy < h else { continue }
+            let src = plane + iy * w
+            // Element ix sits at s = ix − first: phase s mod 4, index s / 4.
+            for ix in lo..<hi {
+                let s = ix - first
+                dst[(s & 3) * stride + (s >> 2)] = src[ix]
+            }
+        }
+        @inline(__always) func d(_ i: Int, _ j: Int, _ k: Int) -> F8 {
+            UnsafeRawPointer(phases + i * 4 * stride + (j & 3) * stride + (j >> 2) + k).loadUnaligned(as: F8.self)
+        }
+        var k = 0
+        while k < cols {
+            let lanes = Swift.min(8, cols - k)
+            // Bᵀ down each of the 6 patch columns, then B along each resulting row.
+            for j in 0..<6 {
+                let col = bt(d(0, j, k), d(1, j, k), d(2, j, k), d(3, j, k), d(4, j, k), d(5, j, k))
+                e[j] = col.0; e[6 + j] = col.1; e[12 + j] = col.2; e[18 + j] = col.3; e[24 + j] = col.4; e[30 + j] = col.5
+            }
+            for a in 0..<6 {
+                let f = bt(e[a * 6], e[a * 6 + 1], e[a * 6 + 2], e[a * 6 + 3], e[a * 6 + 4], e[a * 6 + 5])
+                let xi = offset + k + a * 6 * step
+                v.store(f.0, at: xi, lanes: lanes); v.store(f.1, at: xi + step, lanes: lanes)
+                v.store(f.2, at: xi + 2 * step, lanes: lanes); v.store(f.3, at: xi + 3 * step, lanes: lanes)
+                v.store(f.4, at: xi + 4 * step, lanes: lanes); v.store(f.5, at: xi + 5 * step, lanes: lanes)
+            }
+            k += 8
+        }
+    }
+
+    /// `y = Aᵀ M A` (+ bias) for each output channel and tile of the chunk, written into `out`
+    /// with the last tiles clipped to the picture. One task per output channel.
+    /// `m` holds the products of `o` output channels starting at `firstChannel` of `outChannels`.
+    static func outputTransform(_ m: UnsafePointer<Float>, o: Int, outChannels: Int, firstChannel: Int, h: Int, w: Int,
+                                tilesX: Int, tilesY: Int, row0: Int, rows: Int, t: Int, bias: UnsafePointer<Float>?,
+                                out: UnsafeMutablePointer<Float>) {
+        parallelFor(o) { oc in
+            let s = UnsafeMutablePointer<F8>.allocate(capacity: 40)
+            defer { s.deallocate() }
+            let b = bias?[firstChannel + oc] ?? 0
+            for r in 0..<rows {
+                let global = row0 + r
+                let image = global / tilesY, ty = global % tilesY
+                outputTileRow(m + oc * t + r * tilesX, step: o * t, out + (image * outChannels + firstChannel + oc) * h * w,
+                              h: h, w: w, ty: ty, tx0: 0, cols: tilesX, bias: b, scratch: s)
+            }
+        }
+    }
+
+    /// The output transform of tiles `tx0 ..< tx0 + cols` of tile row `ty` of one output
+    /// channel: product ξ of segment tile `k` is read at `m + ξ · step + k`, and the 4×4 outputs
+    /// (+ `bias`) are written into `plane`, clipped to the picture. `scratch` holds 40 vectors.
+    @inline(__always)
+    static func outputTileRow(_ m: UnsafePointer<Float>, step: Int, _ plane: UnsafeMutablePointer<Float>, h: Int, w: Int,
+                              ty: Int, tx0: Int, cols: Int, bias: Float, scratch s: UnsafeMutablePointer<F8>) {
+        let y = s + 24  // Aᵀ M is s[0..<24] (4×6), then y (4×4, lane = tile)
+        let b = F8(repeating: bias)
+        var k = 0
+        while k < cols {
+            let lanes = Swift.min(8, cols - k)
+            @inline(__always) func mv(_ xi: Int) -> F8 {
+                let p = m + xi * step + k
+                if lanes == 8 { return UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+                var v = F8()
+                for lane in 0..<lanes { v[lane] = p[lane] }
+                return v
+            }
+            for j in 0..<6 {
+                let col = at(mv(j), mv(6 + j), mv(12 + j), mv(18 + j), mv(24 + j), mv(30 + j))
+                s[j] = col.0; s[6 + j] = col.1; s[12 + j] = col.2; s[18 + j] = col.3
+            }
+            for i in 0..<4 {
+                let row = at(s[i * 6], s[i * 6 + 1], s[i * 6 + 2], s[i * 6 + 3], s[i * 6 + 4], s[i * 6 + 5])
+                y[i * 4] = row.0 + b; y[i * 4 + 1] = row.1 + b; y[i * 4 + 2] = row.2 + b; y[i * 4 + 3] = row.3 + b
+            }
+            // Interleave the 4 phases back into picture rows: y[i][q] lane l is pixel 4(tx0 + k + l) + q.
+            let first = 4 * (tx0 + k)
+            for i in 0..<4 {
+                let oy = ty * 4 + i
+                guard oy < h else { break }
+                let line = plane + oy * w
+                if lanes == 8 && first + 32 <= w {
+                    for lane in 0..<8 {
+                        let p = line + first + 4 * lane
+                        p[0] = y[i * 4][lane]; p[1] = y[i * 4 + 1][lane]; p[2] = y[i * 4 + 2][lane]; p[3] = y[i * 4 + 3][lane]
+                    }
+                } else {
+                    for lane in 0..<lanes {
+                        for q in 0..<4 where first + 4 * lane + q < w { line[first + 4 * lane + q] = y[i * 4 + q][lane] }
+                    }
+                }
+            }
+            k += 8
+        }
+    }
+}
