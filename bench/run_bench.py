@@ -221,6 +221,16 @@ def run_torch(args, config, decoder, dtype):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def lumen_commit() -> str:
+    """The checked-out commit the Lumen binary was built from (with `+changes` for a dirty tree)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return head + ("+changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "(unknown commit)"
+
+
 def sdcpp_available():
     try:
         import stable_diffusion_cpp  # noqa: F401
@@ -314,10 +324,10 @@ def write_report(rows, peaks, dtypes, use_sdcpp, args):
         sdcpp_version = importlib.metadata.version("stable-diffusion-cpp-python")
     lines = ["# Benchmarks", "",
              "Produced by `bench/run_bench.py`: random full-size SD-Turbo weights (fp16 on disk; Lumen keeps GEMM weights in fp16 and computes in "
-             + ("fp32, with large matrix products in bf16 through oneDNN (`LUMEN_BF16=1`)" if args.lumen_bf16 else "fp32") + "), "
+             + ("fp32, with large matrix products and Winograd's products in bf16 through oneDNN (`LUMEN_BF16=1`; weights then kept in bf16)" if args.lumen_bf16 else "fp32") + "), "
              "each tool in its own process per run, alternating; medians; ratio = peer time ÷ Lumen time (> 1: Lumen faster).", "",
              f"- Machine: {cpu}, {os.cpu_count()} cores ({flags})",
-             f"- Versions: torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}, Lumen (this commit)",
+             f"- Versions: torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}, Lumen {lumen_commit()}",
              f"- Runs per tool: {args.runs}",
              f"- GEMM peak (PyTorch, 2048³): fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.1f} GFLOP/s",
              "- stable-diffusion.cpp: " + (f"stable-diffusion-cpp-python {sdcpp_version} (built from source for this CPU, "
