@@ -146,7 +146,9 @@ public struct StableDiffusionPipeline: Sendable {
             try Task.checkCancellation()
             let input = guided ? Tensor.concatBatch([latents, latents]) : latents
             let scaled = scheduler.scaleModelInput(input, stepIndex: i)
-            var noise = try unet(scaled, timestep: t, context: context, timestepCond: timestepCond)
+            var noise = try OpProfiler.measure("pipeline: unet call") {
+                try unet(scaled, timestep: t, context: context, timestepCond: timestepCond)
+            }
             if guided {
                 let halves = noise.chunkBatch(2)
                 let g = r.guidanceScale
@@ -158,7 +160,9 @@ public struct StableDiffusionPipeline: Sendable {
                 }
                 noise = combined
             }
-            latents = scheduler.step(modelOutput: noise, stepIndex: i, sample: latents, random: &random)
+            latents = OpProfiler.measure("pipeline: scheduler step") {
+                scheduler.step(modelOutput: noise, stepIndex: i, sample: latents, random: &random)
+            }
             guard progress(GenerationProgress(stage: .denoising, step: i + 1, totalSteps: timesteps.count, latents: latents)) else {
                 throw PipelineError.cancelled
             }
@@ -193,9 +197,10 @@ public struct StableDiffusionPipeline: Sendable {
     /// One generation runs at a time per process (`ComputeThreads.exclusively`); others queue.
     public func generate(_ r: GenerationRequest, progress: (GenerationProgress) -> Bool = { _ in true }) throws -> [RGBImage] {
         try ComputeThreads.exclusively {
-            let latents = try denoise(r, progress: progress)
+            let latents = try OpProfiler.measure("pipeline: denoise") { try denoise(r, progress: progress) }
             guard progress(GenerationProgress(stage: .decoding, step: r.steps, totalSteps: r.steps, latents: nil)) else { throw PipelineError.cancelled }
-            return Self.toImages(decodeLatents(latents))
+            let decoded = OpProfiler.measure("pipeline: decode") { decodeLatents(latents) }
+            return OpProfiler.measure("pipeline: to images") { Self.toImages(decoded) }
         }
     }
 }
