@@ -1,3 +1,4 @@
+import Foundation
 import LumenSchedulers
 import LumenTensor
 
@@ -42,6 +43,18 @@ public struct RGBImage: Sendable, Equatable {
 
     public init(width: Int, height: Int, pixels: [UInt8]) {
         self.width = width; self.height = height; self.pixels = pixels
+    }
+
+    /// Peak signal-to-noise ratio against `other` in dB (8-bit peak 255; infinite when equal):
+    /// how the reduced-precision paths are judged against fp32.
+    public func psnr(against other: RGBImage) -> Double {
+        var sum = 0.0
+        for (x, y) in zip(pixels, other.pixels) {
+            let d = Double(Int(x) - Int(y))
+            sum += d * d
+        }
+        let mse = sum / Double(Swift.max(Swift.min(pixels.count, other.pixels.count), 1))
+        return mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
     }
 }
 

@@ -17,7 +17,8 @@ import Foundation
 /// its operands once per call (`NN.attentionBF16`). Whole model, random SD-Turbo, same machine,
 /// medians of 3 alternating single runs, fp32 → bf16: UNet step 512² 5.12 → 4.06 s, 256²
 /// 1.55 → 1.17 s; 512² TAESD generation 6.71 → 5.26 s; SD VAE decode 512² 11.7 → 8.4 s (one pair)
-/// — `LUMEN_BF16=0` / unset `lumen bench` reproduces these.
+/// — measured at 05922b2 by `LUMEN_BF16=0` / unset `lumen bench` (later work moved both sides;
+/// docs/benchmarks-avx512-bf16.md has the current figures).
 ///
 /// On by default where the CPU reports `avx512_bf16` (`LUMEN_BF16=0`: fp32 everywhere, the
 /// engine's exact parity with diffusers' fp32); elsewhere oneDNN would only emulate bf16 and it
@@ -162,26 +163,25 @@ public enum BF16Matmul {
     /// Returns false when oneDNN cannot run it.
     static func batchedGemm(batch: Int, m: Int, n: Int, k: Int, a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>,
                             c: UnsafeMutablePointer<Float>) -> Bool {
-        let key = Key(m: m, n: n, k: k, lda: k, ldb: n, ldc: n, transA: false, transB: false, alpha: 1, beta: 0,
-                      singleThreaded: ParallelContext.inTask, batch: batch)
-        if key.singleThreaded {
-            let previous = omp_get_max_threads()
-            omp_set_num_threads(1)
-            defer { omp_set_num_threads(previous) }
-            guard let compiled = compiled(key) else { return false }
-            return execute(compiled, key, a: a, b: b, c: c)
-        }
-        guard let compiled = compiled(key) else { return false }
-        return execute(compiled, key, a: a, b: b, c: c)
+        run(Key(m: m, n: n, k: k, lda: k, ldb: n, ldc: n, transA: false, transB: false, alpha: 1, beta: 0,
+                singleThreaded: ParallelContext.inTask, batch: batch), a: a, b: b, c: c)
     }
 
     /// fp16 → bf16 (through fp32, round to nearest even): GEMM weights are kept in bf16 from load
     /// when bf16 products are on, so no product converts a weight per call.
     public static func bfloat16(fromHalf half: Float16) -> UInt16 { bfloat16(bits: Float(half).bitPattern) }
 
-    /// An fp32 bit pattern rounded to bf16, to nearest even (the scalar form of `convertOnThisThread`).
+    /// An fp32 bit pattern rounded to bf16, to nearest even (the scalar form of `bfloat16(_:)`).
     @inline(__always)
     static func bfloat16(bits u: UInt32) -> UInt16 { UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16) }
+
+    /// Eight fp32 values rounded to bf16, to nearest even.
+    @inline(__always)
+    static func bfloat16(_ v: SIMD8<Float>) -> SIMD8<UInt16> {
+        var bits = unsafeBitCast(v, to: SIMD8<UInt32>.self)
+        bits &+= 0x7FFF &+ ((bits &>> 16) & 1)
+        return SIMD8<UInt16>(truncatingIfNeeded: bits &>> 16)
+    }
 
     /// `C = alpha·op(A)·op(B) + beta·C` on bf16 operands already converted, on the calling thread
     /// only (for tasks of `parallelFor`: oneDNN's OpenMP threads are not started). Returns false
@@ -189,13 +189,18 @@ public enum BF16Matmul {
     static func gemmOnThisThread(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                                  a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int,
                                  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
-        let key = Key(m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transA: transA, transB: transB,
-                      alpha: alpha, beta: beta, singleThreaded: true)
-        // oneDNN fixes a primitive's thread count when it is created, from the creating thread's
-        // OpenMP setting; this thread's is lowered to one around creation and execution.
-        let previous = omp_get_max_threads()
-        omp_set_num_threads(1)
-        defer { omp_set_num_threads(previous) }
+        run(Key(m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, transA: transA, transB: transB,
+                alpha: alpha, beta: beta, singleThreaded: true), a: a, b: b, c: c)
+    }
+
+    /// Compiles (once) and runs the product `key` describes on bf16 operands. A single-threaded
+    /// key runs on the calling thread alone: oneDNN fixes a primitive's thread count when it is
+    /// created, from the creating thread's OpenMP setting, so this thread's is lowered to one
+    /// around creation and execution.
+    private static func run(_ key: Key, a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>, c: UnsafeMutablePointer<Float>) -> Bool {
+        let previous = key.singleThreaded ? omp_get_max_threads() : 0
+        if key.singleThreaded { omp_set_num_threads(1) }
+        defer { if key.singleThreaded { omp_set_num_threads(previous) } }
         guard let compiled = compiled(key) else { return false }
         return execute(compiled, key, a: a, b: b, c: c)
     }
@@ -307,16 +312,14 @@ public enum BF16Matmul {
 
     /// fp32 → bf16 (round to nearest even) of `count` contiguous values, on the calling thread.
     static func convertOnThisThread(_ src: UnsafePointer<Float>, count: Int, into dst: UnsafeMutablePointer<UInt16>) {
-        let s = UnsafeRawPointer(src).assumingMemoryBound(to: UInt32.self)
         var j = 0
         while j + 8 <= count {
-            var v = UnsafeRawPointer(s + j).loadUnaligned(as: SIMD8<UInt32>.self)
-            v &+= 0x7FFF &+ ((v &>> 16) & 1)
-            UnsafeMutableRawPointer(dst + j).storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: v &>> 16), as: SIMD8<UInt16>.self)
+            let v = UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dst + j).storeBytes(of: bfloat16(v), as: SIMD8<UInt16>.self)
             j += 8
         }
         while j < count {
-            dst[j] = bfloat16(bits: s[j])
+            dst[j] = bfloat16(bits: src[j].bitPattern)
             j += 1
         }
     }

@@ -16,9 +16,9 @@ import Foundation
 /// - **fused** (up to 256 channels, when all transformed filters fit one buffer): each core takes
 ///   blocks of 64 tiles and runs input transform, the 36 products and output transform on them,
 ///   so the transformed tiles and products stay in its cache. At 64–128 channels the transforms
-///   cost more than the products, and streaming them through memory was most of the time. SD VAE
-///   decode at 512² (random SD-Turbo, bf16, after the allocator fix, one run each): chunked 9.05
-///   → fused 4.3–4.6 s; TAESD 512²: 0.93 → 0.45–0.51 s. Fusing the wider layers too (up to 1280)
+///   cost more than the products, and streaming them through memory was most of the time. Same
+///   binary, `LUMEN_WINOGRAD_FUSED_CHANNELS=0` against the default, random SD-Turbo, bf16: SD VAE
+///   decode at 512² 6.86–6.95 → 5.52–5.72 s (two alternating pairs); TAESD 512² 0.93 → 0.45–0.51 s. Fusing the wider layers too (up to 1280)
 ///   was slower (VAE 5.5 s, UNet step +0.3 s), as were 32-tile blocks; 128 tiles measured the same.
 /// - **chunked** (wider layers): all cores transform a chunk of whole tile rows, the 36 products
 ///   run multi-threaded, then all cores transform back. Chunks keep the transformed buffers ≤ 8 MB
@@ -93,17 +93,15 @@ public enum Winograd {
         // chunk transforms them again.
         let oBlock = Swift.max(1, Swift.min(o, filterBlockFloats / (36 * c)))
         let wholeU = oBlock == o
-        // bf16: both transforms write bf16 and the 36 products of a chunk are one batched oneDNN
-        // call, so nothing is converted per product. Decided once per call, before any work.
-        let bf16 = BF16Matmul.winogradWorthIt(m: oBlock, n: capacity, k: c)
+        let fused = wholeU && max(c, o) <= fusedChannels
+        // bf16: both transforms write bf16 and the 36 products of a block or chunk are one batched
+        // oneDNN call, so nothing is converted per product. Decided once per call, before any
+        // work, from the products' size on the path taken.
+        let bf16 = BF16Matmul.winogradWorthIt(m: oBlock, n: fused ? Swift.min(blockTiles, totalRows * tilesX) : capacity, k: c)
         // Buffers in floats; bf16 ones take half and are rebound below.
         let uFloats = bf16 ? (36 * oBlock * c + 1) / 2 : 36 * oBlock * c
-        let vFloats = bf16 ? (36 * c * capacity + 1) / 2 : 36 * c * capacity
         ScratchPool.withBuffer(uFloats) { u in
-        ScratchPool.withBuffer(vFloats) { v in
-        ScratchPool.withBuffer(36 * oBlock * capacity) { m in
         let u16 = bf16 ? UnsafeMutableRawPointer(u).bindMemory(to: UInt16.self, capacity: 2 * uFloats) : nil
-        let v16 = bf16 ? UnsafeMutableRawPointer(v).bindMemory(to: UInt16.self, capacity: 2 * vFloats) : nil
         func transformFilters(_ range: Range<Int>) {
             OpProfiler.measure("  winograd filter transform \(c)→\(o)") {
                 weightRows(range) { w in
@@ -116,11 +114,15 @@ public enum Winograd {
             }
         }
         if wholeU { transformFilters(0..<o) }
-        if wholeU && max(c, o) <= fusedChannels {
+        if fused {
             fusedBlocks(x, n: n, c: c, h: h, w: w, o: o, bias: bias, out: out, u: u, u16: u16,
                         tilesX: tilesX, tilesY: tilesY, blockTiles: blockTiles)
             return
         }
+        let vFloats = bf16 ? (36 * c * capacity + 1) / 2 : 36 * c * capacity
+        ScratchPool.withBuffer(vFloats) { v in
+        ScratchPool.withBuffer(36 * oBlock * capacity) { m in
+        let v16 = bf16 ? UnsafeMutableRawPointer(v).bindMemory(to: UInt16.self, capacity: 2 * vFloats) : nil
         var row0 = 0
         while row0 < totalRows {
             let rows = Swift.min(rowsPerChunk, totalRows - row0)

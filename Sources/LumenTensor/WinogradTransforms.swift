@@ -9,9 +9,10 @@ import Foundation
 // Every transform works on explicit 8-lane vectors (8 tiles, or 8 input channels for the
 // filters), one segment of a tile row at a time, so the same code serves the chunked path
 // (whole tile rows, one task per channel) and the fused one (a block's segments on one core).
-// This alone was no faster than the loops it replaced (TAESD at 512², fp32, one run each:
-// output transform 0.51 → 0.55 s, input 0.26 → 0.29 s): those transforms were bound by memory,
-// which the fused path and `AllocatorPolicy`'s arena limit addressed.
+// This alone was no faster than the loops it replaced before 80ad9e4 (TAESD at 512², fp32,
+// kernel profiler, one run each: output transform 0.51 → 0.55 s, input 0.26 → 0.29 s): those
+// transforms were bound by memory, which the fused path and `AllocatorPolicy`'s arena limit
+// addressed.
 
 /// Where a transform writes its results: fp32 for OpenBLAS's sgemm, or bf16 (rounded to nearest
 /// even) that oneDNN's bf16 products read directly, so no product converts its operands.
@@ -34,9 +35,7 @@ struct Float32Sink: WinogradSink {
 struct BFloat16Sink: WinogradSink {
     let base: UnsafeMutablePointer<UInt16>
     @inline(__always) func store(_ v: SIMD8<Float>, at offset: Int, lanes: Int) {
-        var bits = unsafeBitCast(v, to: SIMD8<UInt32>.self)
-        bits &+= 0x7FFF &+ ((bits &>> 16) & 1)
-        let h = SIMD8<UInt16>(truncatingIfNeeded: bits &>> 16)
+        let h = BF16Matmul.bfloat16(v)
         if lanes == 8 {
             UnsafeMutableRawPointer(base + offset).storeBytes(of: h, as: SIMD8<UInt16>.self)
         } else {

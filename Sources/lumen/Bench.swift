@@ -58,12 +58,7 @@ struct Bench: ParsableCommand {
             // The same seed with every product in fp32 (`LUMEN_BF16=0`'s path) against the timed precision.
             let psnr: Double? = try fidelity ? {
                 let reference = try BF16Matmul.$forced.withValue(false) { try pipeline.generate(request) }
-                let timed = try pipeline.generate(request)
-                var sum = 0.0, count = 0
-                for (a, b) in zip(reference, timed) {
-                    for (x, y) in zip(a.pixels, b.pixels) { sum += Double((Int(x) - Int(y)) * (Int(x) - Int(y))); count += 1 }
-                }
-                return sum == 0 ? .infinity : 10 * log10(255 * 255 / (sum / Double(max(count, 1))))
+                return try pipeline.generate(request)[0].psnr(against: reference[0])
             }() : nil
             if OpProfiler.enabled {
                 FileHandle.standardError.write(Data(("kernel time over the timed runs (LUMEN_PROFILE=1):\n" + OpProfiler.report(limit: Int(ProcessInfo.processInfo.environment["LUMEN_PROFILE_ROWS"] ?? "") ?? 60) + "\n").utf8))

@@ -98,14 +98,8 @@ struct BF16MatmulTests {
         r.scheduler = .euler
         let fp32 = BF16Matmul.$forced.withValue(false) { try? pipeline.generate(r) }
         let bf16 = BF16Matmul.$forced.withValue(true) { try? pipeline.generate(r) }
-        let a = try #require(fp32?.first).pixels, b = try #require(bf16?.first).pixels
-        var sum: Double = 0
-        for (x, y) in zip(a, b) {
-            let d = Double(Int(x) - Int(y))
-            sum += d * d
-        }
-        let mse: Double = sum / Double(a.count)
-        let psnr: Double = 10 * log10(255.0 * 255.0 / max(mse, 1e-12))
+        let a = try #require(fp32?.first), b = try #require(bf16?.first)
+        let psnr = b.psnr(against: a)
         print("bf16 vs fp32, tiny-\(kind): PSNR \(psnr) dB")  // the figure the notes quote
         #expect(a != b, "the bf16 path did not run")
         #expect(psnr >= 40, "PSNR \(psnr) dB")
