@@ -80,13 +80,16 @@ public enum BF16Matmul {
     }
     private static let state = State()
 
-    /// Whether attention over `lq` queries and `lk` keys runs its products in bf16: its operands
-    /// are converted once per call, so only the size of the score block matters. From 4096
-    /// tokens (0.20 → 0.12 s per SD UNet call at 512²); at 1024 tokens it gained 10 % in the SD
-    /// UNet and lost time in the built-in model (oneDNN's per-call cost on small tiles).
-    static func attentionWorthIt(lq: Int, lk: Int) -> Bool {
+    /// Whether attention over `lq` queries and `lk` keys, `dim` channels over all heads, runs its
+    /// products in bf16: its operands are converted once per call, so only the work matters.
+    /// From 2²⁸ multiply-adds per product (the SD UNet's 1024 tokens at 640 channels and up):
+    /// 4096 tokens went 0.20 → 0.12 s per SD UNet call at 512² when this came in; 1024 tokens at
+    /// 640 channels gained 10 % then, before the probabilities were written as bf16 directly
+    /// (`VectorMath.softmaxNumeratorsBase2`); the built-in model's attention (≤ 256 tokens, ≤ 192
+    /// channels) stays fp32, where oneDNN's per-call cost on small tiles lost time.
+    static func attentionWorthIt(lq: Int, lk: Int, dim: Int) -> Bool {
         if let forced { return forced }
-        return enabled && lq * lk >= 1 << 22
+        return enabled && lq * lk * dim >= 1 << 28
     }
 
     /// Whether a product of this size goes to bf16 (`forced` decides alone when set). With a
@@ -180,7 +183,11 @@ public enum BF16Matmul {
     static func bfloat16(_ v: SIMD8<Float>) -> SIMD8<UInt16> {
         var bits = unsafeBitCast(v, to: SIMD8<UInt32>.self)
         bits &+= 0x7FFF &+ ((bits &>> 16) & 1)
-        return SIMD8<UInt16>(truncatingIfNeeded: bits &>> 16)
+        // The high halves of the eight words, lane by lane: LLVM makes this one `vpmovdw`, where
+        // `SIMD8<UInt16>(truncatingIfNeeded:)` is a generic the SIL inliner left out of line in
+        // the Winograd transforms (36 calls per filter block in `transformWeights`).
+        let h = unsafeBitCast(bits, to: SIMD16<UInt16>.self)
+        return SIMD8<UInt16>(h[1], h[3], h[5], h[7], h[9], h[11], h[13], h[15])
     }
 
     /// `C = alpha·op(A)·op(B) + beta·C` on bf16 operands already converted, on the calling thread
@@ -314,7 +321,7 @@ public enum BF16Matmul {
     static func convertOnThisThread(_ src: UnsafePointer<Float>, count: Int, into dst: UnsafeMutablePointer<UInt16>) {
         var j = 0
         while j + 8 <= count {
-            let v = UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self)
+            let v = VectorMath.load(src + j)
             UnsafeMutableRawPointer(dst + j).storeBytes(of: bfloat16(v), as: SIMD8<UInt16>.self)
             j += 8
         }

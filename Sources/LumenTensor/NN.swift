@@ -401,7 +401,7 @@ public enum NN {
         let s = scale ?? 1 / Float(dh).squareRoot()
         let tile = Swift.max(1, Swift.min(lq, attentionTileFloats / Swift.max(lk, 1)))
         let tilesPerHead = (lq + tile - 1) / tile
-        if BF16Matmul.attentionWorthIt(lq: lq, lk: lk),
+        if BF16Matmul.attentionWorthIt(lq: lq, lk: lk, dim: dim),
            let result = attentionBF16(q: q, k: k, v: v, heads: heads, causal: causal, scale: s, tile: tile) {
             return result
         }
@@ -453,6 +453,20 @@ public enum NN {
         return sums
     }
 
+    /// `softmaxNumerators` for scores in base 2 (multiplied by log₂e), writing the numerators to
+    /// `dst` in bf16 (`rows × lk`, contiguous) and leaving `scores` holding the (masked) scores.
+    static func softmaxNumerators(_ scores: UnsafeMutablePointer<Float>, rows: Int, lk: Int, firstQuery: Int, causal: Bool,
+                                  into dst: UnsafeMutablePointer<UInt16>) -> [Float] {
+        var sums = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+            let row = scores + r * lk
+            let qi = firstQuery + r
+            if causal && qi + 1 < lk { (row + qi + 1).update(repeating: -.infinity, count: lk - qi - 1) }
+            sums[r] = VectorMath.softmaxNumeratorsBase2(row, n: lk, into: dst + r * lk)
+        }
+        return sums
+    }
+
     /// Divides each of `sums.count` output rows (`width` values, `stride` apart) by its sum: the
     /// softmax's deferred normalisation.
     static func divideRows(_ out: UnsafeMutablePointer<Float>, by sums: [Float], width: Int, stride: Int) {
@@ -494,13 +508,13 @@ public enum NN {
                     let oh = out.baseAddress! + bi * lq * dim + h * dh
                     ScratchPool.withBuffer(rows * lk + (rows * lk + 1) / 2) { scores in
                         let p16 = UnsafeMutableRawPointer(scores + rows * lk).bindMemory(to: UInt16.self, capacity: rows * lk)
-                        guard BF16Matmul.gemmOnThisThread(transB: true, m: rows, n: lk, k: dh, alpha: s, a: qh + r0 * dim, lda: dim,
+                        // Scores in base 2: exp(x) = 2^(x·log₂e), the factor folded into the product's scale.
+                        guard BF16Matmul.gemmOnThisThread(transB: true, m: rows, n: lk, k: dh, alpha: s * Float(M_LOG2E), a: qh + r0 * dim, lda: dim,
                                                           b: kh, ldb: dim, c: scores, ldc: lk) else {
                             failures.value[task] = true
                             return
                         }
-                        let sums = softmaxNumerators(scores, rows: rows, lk: lk, firstQuery: r0, causal: causal)
-                        BF16Matmul.convertOnThisThread(scores, count: rows * lk, into: p16)
+                        let sums = softmaxNumerators(scores, rows: rows, lk: lk, firstQuery: r0, causal: causal, into: p16)
                         guard BF16Matmul.gemmOnThisThread(m: rows, n: dh, k: lk, a: p16, lda: lk, b: vh, ldb: dim,
                                                           c: oh + r0 * dim, ldc: dim) else {
                             failures.value[task] = true

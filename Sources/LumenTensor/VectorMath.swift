@@ -90,7 +90,16 @@ public enum VectorMath {
         }
     }
 
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+    /// The largest lane, as a tree of `max` (`SIMD.max()` compiles to an out-of-line generic call).
+    @inline(__always) static func horizontalMax(_ v: F8) -> Float {
+        Swift.max(Swift.max(Swift.max(v[0], v[1]), Swift.max(v[2], v[3])), Swift.max(Swift.max(v[4], v[5]), Swift.max(v[6], v[7])))
+    }
+
+    /// Eight floats from `p` (any alignment). Written lane by lane: the lane initialiser and
+    /// pointer subscripts are transparent and LLVM merges them into one `vmovups`, whereas
+    /// `loadUnaligned(as:)` is a generic the SIL inliner leaves out of line in large kernels (the
+    /// fused Winograd blocks called it per vector: ~1 % of a 512² generation's samples).
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> F8 { F8(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]) }
     @inline(__always) static func store(_ v: F8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self) }
 
     /// `dst[i] = silu(src[i] · scale + shift)` (`src` and `dst` may be the same buffer).
@@ -122,7 +131,7 @@ public enum VectorMath {
         var mv8 = F8(repeating: -.infinity)
         var j = 0
         while j + 8 <= n { let v = load(row + j); mv8.replace(with: v, where: v .> mv8); j += 8 }
-        var m = Swift.max(Swift.max(Swift.max(mv8[0], mv8[1]), Swift.max(mv8[2], mv8[3])), Swift.max(Swift.max(mv8[4], mv8[5]), Swift.max(mv8[6], mv8[7])))
+        var m = horizontalMax(mv8)
         while j < n { m = Swift.max(m, row[j]); j += 1 }
         let mv = F8(repeating: m)
         var acc = F8.zero
@@ -135,6 +144,62 @@ public enum VectorMath {
         }
         var s = acc.sum()
         while i < n { let e = Foundation.exp(row[i] - m); row[i] = e; s += e; i += 1 }
+        return s
+    }
+
+    /// `2^x` for `x ≤ 0` to ~4e-5 relative (a degree-4 Taylor polynomial of `2^f`, |f| ≤ ½):
+    /// enough for values rounded to bf16 (2⁻⁹) next, and about half the work of `exp`. Inputs
+    /// below −126 (a causal mask's −∞ among them) give ~2⁻¹²⁶, zero in any sum that matters.
+    @inline(__always)
+    static func exp2NonPositive(_ v: F8) -> F8 {
+        var x = v
+        x.replace(with: F8(repeating: -126), where: x .< F8(repeating: -126))
+        let magic = F8(repeating: 12_582_912.0)
+        let t = x + magic
+        let f = x - (t - magic)
+        // 2^f = e^(f·ln 2): Horner in f with coefficients ln2ᵏ/k!.
+        var p = f * F8(repeating: 9.618_129_1e-3) + F8(repeating: 5.550_410_9e-2)
+        p = p * f + F8(repeating: 0.240_226_5)
+        p = p * f + F8(repeating: 0.693_147_18)
+        p = p * f + F8(repeating: 1)
+        let k = unsafeBitCast(t, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: 0x4B40_0000)
+        return unsafeBitCast(unsafeBitCast(p, to: SIMD8<Int32>.self) &+ (k &<< 23), to: F8.self)
+    }
+
+    /// Softmax numerators of a row of scores given in base 2 (`x·log₂e`, folded into the
+    /// product that made them), written as bf16 (rounded to nearest even) to `dst`; returns
+    /// their fp32 sum. For attention's bf16 path, whose probabilities go straight to a bf16
+    /// `P·V`: no fp32 numerators are stored and read back for a conversion pass, the cheaper
+    /// `exp2NonPositive` suffices, and two vectors per step give the CPU two independent
+    /// dependency chains (the single-chain fp32 `exp` loop was bound by its latency).
+    public static func softmaxNumeratorsBase2(_ row: UnsafePointer<Float>, n: Int, into dst: UnsafeMutablePointer<UInt16>) -> Float {
+        var m0 = F8(repeating: -.infinity), m1 = m0
+        var j = 0
+        while j + 16 <= n {
+            let a = load(row + j), b = load(row + j + 8)
+            m0.replace(with: a, where: a .> m0); m1.replace(with: b, where: b .> m1)
+            j += 16
+        }
+        m0.replace(with: m1, where: m1 .> m0)
+        var m = horizontalMax(m0)
+        while j < n { m = Swift.max(m, row[j]); j += 1 }
+        let mv = F8(repeating: m)
+        var s0 = F8.zero, s1 = F8.zero
+        var i = 0
+        while i + 16 <= n {
+            let e0 = exp2NonPositive(load(row + i) - mv), e1 = exp2NonPositive(load(row + i + 8) - mv)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: BF16Matmul.bfloat16(e0), as: SIMD8<UInt16>.self)
+            UnsafeMutableRawPointer(dst + i + 8).storeBytes(of: BF16Matmul.bfloat16(e1), as: SIMD8<UInt16>.self)
+            s0 += e0; s1 += e1
+            i += 16
+        }
+        var s = (s0 + s1).sum()
+        while i < n {
+            let e = Foundation.exp2(Swift.max(row[i] - m, -126))
+            dst[i] = BF16Matmul.bfloat16(bits: e.bitPattern)
+            s += e
+            i += 1
+        }
         return s
     }
 

@@ -154,7 +154,7 @@ extension Winograd {
             }
         }
         @inline(__always) func d(_ i: Int, _ j: Int, _ k: Int) -> F8 {
-            UnsafeRawPointer(phases + i * 4 * stride + (j & 3) * stride + (j >> 2) + k).loadUnaligned(as: F8.self)
+            VectorMath.load(phases + i * 4 * stride + (j & 3) * stride + (j >> 2) + k)
         }
         var k = 0
         while k < cols {
@@ -207,7 +207,7 @@ extension Winograd {
             let lanes = Swift.min(8, cols - k)
             @inline(__always) func mv(_ xi: Int) -> F8 {
                 let p = m + xi * step + k
-                if lanes == 8 { return UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+                if lanes == 8 { return VectorMath.load(p) }
                 var v = F8()
                 for lane in 0..<lanes { v[lane] = p[lane] }
                 return v

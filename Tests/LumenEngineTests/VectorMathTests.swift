@@ -22,6 +22,26 @@ import Testing
         #expect((0..<8).allSatisfy { extreme[$0].isFinite && extreme[$0] >= 0 })
     }
 
+    /// Attention's bf16 probabilities: base-2 numerators within bf16 rounding of the exact ones
+    /// (the polynomial's own error is ~4e-5), their fp32 sum within 1e-4, a masked −∞ giving 0.
+    @Test func base2SoftmaxNumeratorsRoundToBF16() {
+        let n = 1011  // a scalar tail of 3 after 16-wide steps
+        var row = (0..<n).map { Float(sin(Double($0) * 0.41) * 20) }
+        row[5] = -.infinity
+        var dst = [UInt16](repeating: 0, count: n)
+        let sum = row.withUnsafeBufferPointer { r in
+            dst.withUnsafeMutableBufferPointer { VectorMath.softmaxNumeratorsBase2(r.baseAddress!, n: n, into: $0.baseAddress!) }
+        }
+        let m = Double(row.max()!)
+        let exact = row.map { Foundation.exp2(Double($0) - m) }
+        for i in 0..<n {
+            let got = Double(Float(bitPattern: UInt32(dst[i]) << 16))
+            #expect(abs(got - exact[i]) <= exact[i] * (1.0 / 256 + 1e-4) + 1e-30, "lane \(i): \(got) vs \(exact[i])")
+        }
+        #expect(dst[5] == 0 || Float(bitPattern: UInt32(dst[5]) << 16) < 1e-37)
+        #expect(abs(Double(sum) - exact.reduce(0, +)) <= 1e-4 * exact.reduce(0, +))
+    }
+
     @Test func siluSoftmaxAndStatisticsMatchScalarMath() {
         let n = 1003  // not a multiple of 8: the scalar tails run too
         let values = (0..<n).map { Float(sin(Double($0) * 0.37) * 12) }
