@@ -143,7 +143,7 @@ public enum NN {
                     withBiasPointer(bias) { bp in
                         Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w,
                                          weightRows: { rows, body in weight.withFloatRows(rows) { body($0) } }, o: o,
-                                         bias: bp, out: out.baseAddress!)
+                                         bias: bp, out: out.baseAddress!, filterCache: weight.winogradFilters)
                     }
                     return
                 }

@@ -21,6 +21,8 @@ public struct WeightTensor: Sendable {
 
     public let shape: [Int]
     public let storage: Storage
+    /// Winograd's transformed filters, when this is a 3×3 convolution that took that path in bf16.
+    public let winogradFilters = WinogradFilterCache()
 
     public init(shape: [Int], storage: Storage) {
         let count: Int

@@ -34,9 +34,9 @@ public enum Winograd {
     /// Whether `conv2d` should take this path: 3×3, stride 1, padding 1, enough channels for the
     /// GEMMs to dominate the transforms.
     ///
-    /// Small pictures stay on im2col: the filters are transformed on every call (caching them would
-    /// take 4× the weights' memory), and with few tiles the 36 GEMMs are narrow and bound by
-    /// reading the transformed filters. Measured on the SD UNet (SD-Turbo, kernel profiler, same
+    /// Small pictures stay on im2col: with few tiles the 36 GEMMs are narrow and bound by reading
+    /// the transformed filters (4× the weight), and in fp32 the filters are transformed on every
+    /// call (`WinogradFilterCache` keeps them only in bf16). Measured on the SD UNet (SD-Turbo, kernel profiler, same
     /// process alternating), with the vectorised filter transform and the blocked filter buffer:
     /// at 32×32 latents Winograd beats im2col for every layer (256²: 0.61–0.68 → 0.33–0.41 s for
     /// the 32² convolutions of a step; 512²: 2.2–2.5 → 1.3–1.6 s); at 16×16 (16 tiles per image)
@@ -77,7 +77,8 @@ public enum Winograd {
                         weightRows: (Range<Int>, (UnsafePointer<Float>) -> Void) -> Void, o: Int, bias: UnsafePointer<Float>?,
                         out: UnsafeMutablePointer<Float>,
                         filterBlockFloats: Int = ScratchPool.maximumPooledFloats, chunkRows: Int? = nil,
-                        blockTiles: Int = Winograd.blockTiles, fusedChannels: Int = Winograd.fusedMaximumChannels) {
+                        blockTiles: Int = Winograd.blockTiles, fusedChannels: Int = Winograd.fusedMaximumChannels,
+                        filterCache: WinogradFilterCache? = nil) {
         let tilesX = (w + 3) / 4, tilesY = (h + 3) / 4
         // Chunk of tile rows (over all images): 36 · max(c, o) · rows · tilesX ≤ chunkFloats.
         let totalRows = n * tilesY
@@ -91,29 +92,43 @@ public enum Winograd {
         // call). With one block the filters are transformed once; with several and several tile
         // chunks (never at the SD UNet's sizes, where one chunk holds the whole picture) each
         // chunk transforms them again.
-        let oBlock = Swift.max(1, Swift.min(o, filterBlockFloats / (36 * c)))
+        // Transformed filters cached with the weight (bf16, the whole bank): when the products
+        // of the whole bank would run in bf16, later calls skip the filter transform.
+        let cachedFused = max(c, o) <= fusedChannels
+        let cached: UnsafePointer<UInt16>? = filterCache.flatMap { cache in
+            guard BF16Matmul.winogradWorthIt(m: o, n: cachedFused ? Swift.min(blockTiles, totalRows * tilesX) : capacity, k: c) else {
+                return nil
+            }
+            return cache.filters(count: 36 * o * c) { u16 in
+                OpProfiler.measure("  winograd filter transform \(c)→\(o) (cached)") {
+                    weightRows(0..<o) { transformWeights($0, o: o, c: c, into: BFloat16Sink(base: u16)) }
+                }
+            }
+        }
+        let oBlock = cached != nil ? o : Swift.max(1, Swift.min(o, filterBlockFloats / (36 * c)))
         let wholeU = oBlock == o
         let fused = wholeU && max(c, o) <= fusedChannels
         // bf16: both transforms write bf16 and the 36 products of a block or chunk are one batched
         // oneDNN call, so nothing is converted per product. Decided once per call, before any
         // work, from the products' size on the path taken.
-        let bf16 = BF16Matmul.winogradWorthIt(m: oBlock, n: fused ? Swift.min(blockTiles, totalRows * tilesX) : capacity, k: c)
-        // Buffers in floats; bf16 ones take half and are rebound below.
-        let uFloats = bf16 ? (36 * oBlock * c + 1) / 2 : 36 * oBlock * c
+        let bf16 = cached != nil || BF16Matmul.winogradWorthIt(m: oBlock, n: fused ? Swift.min(blockTiles, totalRows * tilesX) : capacity, k: c)
+        // Buffers in floats; bf16 ones take half and are rebound below. None with cached filters.
+        let uFloats = cached != nil ? 0 : bf16 ? (36 * oBlock * c + 1) / 2 : 36 * oBlock * c
         ScratchPool.withBuffer(uFloats) { u in
-        let u16 = bf16 ? UnsafeMutableRawPointer(u).bindMemory(to: UInt16.self, capacity: 2 * uFloats) : nil
+        let u16w = bf16 && cached == nil ? UnsafeMutableRawPointer(u).bindMemory(to: UInt16.self, capacity: 2 * uFloats) : nil
+        let u16 = cached ?? u16w.map { UnsafePointer($0) }
         func transformFilters(_ range: Range<Int>) {
             OpProfiler.measure("  winograd filter transform \(c)→\(o)") {
                 weightRows(range) { w in
-                    if let u16 {
-                        transformWeights(w, o: range.count, c: c, into: BFloat16Sink(base: u16))
+                    if let u16w {
+                        transformWeights(w, o: range.count, c: c, into: BFloat16Sink(base: u16w))
                     } else {
                         transformWeights(w, o: range.count, c: c, into: Float32Sink(base: u))
                     }
                 }
             }
         }
-        if wholeU { transformFilters(0..<o) }
+        if wholeU && cached == nil { transformFilters(0..<o) }
         if fused {
             fusedBlocks(x, n: n, c: c, h: h, w: w, o: o, bias: bias, out: out, u: u, u16: u16,
                         tilesX: tilesX, tilesY: tilesY, blockTiles: blockTiles)

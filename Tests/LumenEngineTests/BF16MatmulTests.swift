@@ -89,6 +89,27 @@ struct BF16MatmulTests {
         #expect(worst <= 0.5 * scale, "worst error \(worst), RMS \(scale)")
     }
 
+    /// Filters transformed once and kept with the weight give what the per-call transform gives,
+    /// fused and chunked, on the call that fills the cache and on the calls that read it; without
+    /// bf16 products nothing is cached.
+    @Test(arguments: [Winograd.fusedMaximumChannels, 0]) func winogradCachedFiltersMatchThePerCallTransform(fusedChannels: Int) {
+        let cache = WinogradFilterCache()
+        let (perCall, filling, reading) = BF16Matmul.$forced.withValue(true) {
+            (ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels).output,
+             ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels, filterCache: cache).output,
+             ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels, filterCache: cache).output)
+        }
+        #expect(cache.isFilled)
+        #expect(filling == reading)
+        let worst = zip(perCall, reading).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? .nan
+        #expect(worst <= 1e-5, "cached filters differ from the per-call transform by \(worst)")
+        let fp32Cache = WinogradFilterCache()
+        _ = BF16Matmul.$forced.withValue(false) {
+            ConvolutionTests.winograd(n: 1, c: 24, o: 20, h: 17, w: 15, fusedChannels: fusedChannels, filterCache: fp32Cache)
+        }
+        #expect(!fp32Cache.isFilled)
+    }
+
     @Test(arguments: ["sd1", "sd2"]) func picturesKeepPSNRAbove40dB(kind: String) throws {
         let pipeline = try PipelineLoader.load(path: Fixtures.path("tiny-\(kind)"))
         var r = GenerationRequest(prompt: "a red cube on grass at sunset")

@@ -89,7 +89,8 @@ import Testing
     /// direct reference, on deterministic inputs.
     static func winograd(n: Int, c: Int, o: Int, h: Int, w: Int, filterBlockFloats: Int = ScratchPool.maximumPooledFloats,
                          chunkRows: Int? = nil, blockTiles: Int = Winograd.blockTiles,
-                         fusedChannels: Int = Winograd.fusedMaximumChannels) -> (output: [Float], reference: [Double]) {
+                         fusedChannels: Int = Winograd.fusedMaximumChannels,
+                         filterCache: WinogradFilterCache? = nil) -> (output: [Float], reference: [Double]) {
         let x = Tensor(shape: [n, c, h, w], data: values(n * c * h * w, seed: 7))
         let weight = Tensor(shape: [o, c, 3, 3], data: values(o * c * 9, seed: 8).map { $0 * 0.3 })
         let bias = Tensor(shape: [o], data: values(o, seed: 9))
@@ -101,7 +102,8 @@ import Testing
                         Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w,
                                          weightRows: { rows, body in body(wp.baseAddress! + rows.lowerBound * c * 9) }, o: o,
                                          bias: bp.baseAddress!, out: yp.baseAddress!, filterBlockFloats: filterBlockFloats,
-                                         chunkRows: chunkRows, blockTiles: blockTiles, fusedChannels: fusedChannels)
+                                         chunkRows: chunkRows, blockTiles: blockTiles, fusedChannels: fusedChannels,
+                                         filterCache: filterCache)
                     }
                 }
             }
