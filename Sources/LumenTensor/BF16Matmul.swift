@@ -265,11 +265,15 @@ public enum BF16Matmul {
         return desc
     }
 
-    /// The cached primitive for a key (created on first use: oneDNN picks and JIT-compiles its
-    /// kernel then), or nil when oneDNN has none (remembered: no retry per call).
-    private static func compiled(_ key: Key) -> Compiled? {
+    /// oneDNN's CPU engine, made on first use (nil when it cannot be: bf16 products then stay off).
+    static func sharedEngine() -> dnnl_engine_t? {
         state.lock.lock()
         defer { state.lock.unlock() }
+        return engineLocked()
+    }
+
+    /// `sharedEngine` with the state's lock held.
+    private static func engineLocked() -> dnnl_engine_t? {
         if state.broken { return nil }
         if state.engine == nil {
             guard dnnl_engine_create(&state.engine, dnnl_cpu, 0) == dnnl_success else {
@@ -277,6 +281,15 @@ public enum BF16Matmul {
                 return nil
             }
         }
+        return state.engine
+    }
+
+    /// The cached primitive for a key (created on first use: oneDNN picks and JIT-compiles its
+    /// kernel then), or nil when oneDNN has none (remembered: no retry per call).
+    private static func compiled(_ key: Key) -> Compiled? {
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        guard engineLocked() != nil else { return nil }
         if let c = state.compiled[key] { return c }
         if state.unsupported.contains(key) { return nil }
         guard let made = make(key) else {

@@ -134,8 +134,10 @@ public enum NN {
         let outHW = outH * outW
         let kdim = c * kh * kw
         let fewOutputs = o <= fewOutputsMaximum && kh == 3 && kw == 3 && stride == 1 && padding == .same(1)
+        let oneDNN = !fewOutputs && BF16Convolution.worthIt(n: n, c: c, o: o, kh: kh, kw: kw, outputPixels: outHW)
         let winograd = !fewOutputs && Winograd.enabled && Winograd.applies(c: c, o: o, kh: kh, kw: kw, stride: stride, padding: padding, h: h, w: w)
-        let path = fewOutputs ? "direct" : winograd ? "winograd" : kh * kw == 1 ? "gemm" : "im2col"
+            && !(oneDNN && Swift.min(c, o) >= BF16Convolution.minimumChannelsOverWinograd)
+        let path = fewOutputs ? "direct" : winograd ? "winograd" : oneDNN ? "onednn" : kh * kw == 1 ? "gemm" : "im2col"
         return OpProfiler.measure("conv\(kh)x\(kw)\(stride > 1 ? "/\(stride)" : "") \(path) \(c)→\(o) @\(outH)×\(outW) ×\(n)") {
         Tensor(uninitializedShape: [n, o, outH, outW]) { out in
             x.data.withUnsafeBufferPointer { xp in
@@ -146,6 +148,13 @@ public enum NN {
                                          bias: bp, out: out.baseAddress!, filterCache: weight.winogradFilters)
                     }
                     return
+                }
+                if oneDNN {
+                    let key = BF16Convolution.Key(n: n, c: c, h: h, w: w, o: o, kh: kh, kw: kw, stride: stride, top: padding.top,
+                                                  left: padding.left, bottom: padding.bottom, right: padding.right, bias: bias != nil)
+                    var done = false
+                    withBiasPointer(bias) { bp in done = BF16Convolution.run(xp.baseAddress!, key: key, weight: weight, bias: bp, out: out.baseAddress!) }
+                    if done { return }
                 }
                 if fewOutputs {
                     weight.withFloatRows(0..<o) { wp in

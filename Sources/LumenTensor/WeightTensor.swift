@@ -22,7 +22,9 @@ public struct WeightTensor: Sendable {
     public let shape: [Int]
     public let storage: Storage
     /// Winograd's transformed filters, when this is a 3×3 convolution that took that path in bf16.
-    public let winogradFilters = WinogradFilterCache()
+    public let winogradFilters = DerivedWeightCache()
+    /// oneDNN's blocked bf16 filters, when this convolution ran on its primitive (`BF16Convolution`).
+    public let blockedFilters = DerivedWeightCache()
 
     public init(shape: [Int], storage: Storage) {
         let count: Int

@@ -36,7 +36,7 @@ public enum Winograd {
     ///
     /// Small pictures stay on im2col: with few tiles the 36 GEMMs are narrow and bound by reading
     /// the transformed filters (4× the weight), and in fp32 the filters are transformed on every
-    /// call (`WinogradFilterCache` keeps them only in bf16). Measured on the SD UNet (SD-Turbo, kernel profiler, same
+    /// call (`DerivedWeightCache` keeps them only in bf16). Measured on the SD UNet (SD-Turbo, kernel profiler, same
     /// process alternating), with the vectorised filter transform and the blocked filter buffer:
     /// at 32×32 latents Winograd beats im2col for every layer (256²: 0.61–0.68 → 0.33–0.41 s for
     /// the 32² convolutions of a step; 512²: 2.2–2.5 → 1.3–1.6 s); at 16×16 (16 tiles per image)
@@ -78,7 +78,7 @@ public enum Winograd {
                         out: UnsafeMutablePointer<Float>,
                         filterBlockFloats: Int = ScratchPool.maximumPooledFloats, chunkRows: Int? = nil,
                         blockTiles: Int = Winograd.blockTiles, fusedChannels: Int = Winograd.fusedMaximumChannels,
-                        filterCache: WinogradFilterCache? = nil) {
+                        filterCache: DerivedWeightCache? = nil) {
         let tilesX = (w + 3) / 4, tilesY = (h + 3) / 4
         // Chunk of tile rows (over all images): 36 · max(c, o) · rows · tilesX ≤ chunkFloats.
         let totalRows = n * tilesY

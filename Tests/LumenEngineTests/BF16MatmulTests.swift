@@ -93,7 +93,7 @@ struct BF16MatmulTests {
     /// fused and chunked, on the call that fills the cache and on the calls that read it; without
     /// bf16 products nothing is cached.
     @Test(arguments: [Winograd.fusedMaximumChannels, 0]) func winogradCachedFiltersMatchThePerCallTransform(fusedChannels: Int) {
-        let cache = WinogradFilterCache()
+        let cache = DerivedWeightCache()
         let (perCall, filling, reading) = BF16Matmul.$forced.withValue(true) {
             (ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels).output,
              ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels, filterCache: cache).output,
@@ -103,11 +103,36 @@ struct BF16MatmulTests {
         #expect(filling == reading)
         let worst = zip(perCall, reading).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? .nan
         #expect(worst <= 1e-5, "cached filters differ from the per-call transform by \(worst)")
-        let fp32Cache = WinogradFilterCache()
+        let fp32Cache = DerivedWeightCache()
         _ = BF16Matmul.$forced.withValue(false) {
             ConvolutionTests.winograd(n: 1, c: 24, o: 20, h: 17, w: 15, fusedChannels: fusedChannels, filterCache: fp32Cache)
         }
         #expect(!fp32Cache.isFilled)
+    }
+
+    /// oneDNN's bf16 convolution (`BF16Convolution`) against the fp32 convolution of the same
+    /// bf16-stored weights: 3×3 same, 3×3 stride 2 with the VAE encoder's asymmetric padding and
+    /// 1×1, with and without bias, two images; the blocked filters end up cached with the weight.
+    @Test(arguments: [(3, 1, NN.Padding.same(1), true), (3, 2, NN.Padding(top: 0, left: 0, bottom: 1, right: 1), false),
+                      (1, 1, NN.Padding.same(0), true)])
+    func convolutionMatchesFP32ToBF16Precision(kernel: Int, stride: Int, padding: NN.Padding, withBias: Bool) {
+        let (n, c, o, h, w) = (2, 24, 40, 13, 11)
+        let x = Tensor(shape: [n, c, h, w], data: ConvolutionTests.values(n * c * h * w, seed: 3))
+        let bits = ConvolutionTests.values(o * c * kernel * kernel, seed: 4).map { BF16Matmul.bfloat16(bits: ($0 * 0.3).bitPattern) }
+        let weight = WeightTensor(shape: [o, c, kernel, kernel], storage: .bfloat16(bits))
+        let bias = withBias ? Tensor(shape: [o], data: ConvolutionTests.values(o, seed: 5)) : nil
+        let fp32 = BF16Matmul.$forced.withValue(false) { NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
+        #expect(!weight.blockedFilters.isFilled)
+        let bf16 = BF16Matmul.$forced.withValue(true) { NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
+        #expect(weight.blockedFilters.isFilled, "oneDNN's convolution did not run")
+        #expect(bf16.shape == fp32.shape)
+        func rms(_ v: [Double]) -> Double { (v.map { $0 * $0 }.reduce(0, +) / Double(max(v.count, 1))).squareRoot() }
+        let scale = rms(fp32.data.map(Double.init))
+        let relative = rms(zip(bf16.data, fp32.data).map { Double($0) - Double($1) }) / scale
+        #expect(relative > 0 && relative <= 0.01, "relative RMS error \(relative)")
+        // The cached filters serve the next call unchanged.
+        let again = BF16Matmul.$forced.withValue(true) { NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
+        #expect(again.data == bf16.data)
     }
 
     @Test(arguments: ["sd1", "sd2"]) func picturesKeepPSNRAbove40dB(kind: String) throws {

@@ -90,7 +90,7 @@ import Testing
     static func winograd(n: Int, c: Int, o: Int, h: Int, w: Int, filterBlockFloats: Int = ScratchPool.maximumPooledFloats,
                          chunkRows: Int? = nil, blockTiles: Int = Winograd.blockTiles,
                          fusedChannels: Int = Winograd.fusedMaximumChannels,
-                         filterCache: WinogradFilterCache? = nil) -> (output: [Float], reference: [Double]) {
+                         filterCache: DerivedWeightCache? = nil) -> (output: [Float], reference: [Double]) {
         let x = Tensor(shape: [n, c, h, w], data: values(n * c * h * w, seed: 7))
         let weight = Tensor(shape: [o, c, 3, 3], data: values(o * c * 9, seed: 8).map { $0 * 0.3 })
         let bias = Tensor(shape: [o], data: values(o, seed: 9))
