@@ -40,8 +40,9 @@ struct BF16MatmulTests {
         #expect(worst <= 0.03, "worst error \(worst)")
     }
 
-    /// Weights kept in bf16 at load feed the products directly (linear, and both convolution
-    /// GEMM paths); the fp32 path widens the same bf16 values exactly.
+    /// Weights kept in bf16 at load feed the products directly (linear with its bias passed to
+    /// oneDNN, and the convolutions, which take `BF16Convolution` when forced); the fp32 path
+    /// widens the same bf16 values exactly.
     @Test func bf16StoredWeightsMatchTheirFP32Widening() {
         func values(_ n: Int, _ f: Double) -> [Float] { (0..<n).map { Float(sin(Double($0) * f)) } }
         func bits(_ v: [Float]) -> [UInt16] { v.map { BF16Matmul.bfloat16(fromHalf: Float16($0)) } }
