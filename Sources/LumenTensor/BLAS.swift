@@ -1,4 +1,5 @@
 import COpenBLAS
+import Foundation
 
 /// Matrix products through Debian's OpenBLAS (`cblas_sgemm`), the fastest well-kept fp32 GEMM
 /// available here. All matrices are row-major.
@@ -16,10 +17,22 @@ public enum BLAS {
     public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
         _ = configured
         guard ComputeThreads.count > 1 else { return try body() }
+        threadCountLock.lock()
+        defer { threadCountLock.unlock() }
         openblas_set_num_threads(1)
         defer { openblas_set_num_threads(Int32(ComputeThreads.count)) }
         return try body()
     }
+
+    /// Held while OpenBLAS's thread count is lowered (`singleThreaded`) and around every product
+    /// started outside a parallel task, so no product runs while another thread changes the
+    /// count under it. Generations are already one at a time (`ComputeThreads.exclusively`), but
+    /// kernels called directly (tests, the evaluation's checker) are not: with the test suites
+    /// running side by side, a same-seed picture from the server came back one level off in one
+    /// pixel (ImagesAPITests, twice in 11 sessions). Recursive: a `singleThreaded` body may start
+    /// a product on its own thread. Products inside the section's tasks run on its worker threads
+    /// without taking it.
+    static let threadCountLock = NSRecursiveLock()
 
     /// `C[M×N] = alpha · op(A) · op(B) + beta · C`, with leading dimensions in elements.
     /// Large products go to `BF16Matmul` when bf16 products are on (the default on AVX512-BF16
@@ -38,6 +51,9 @@ public enum BLAS {
         // its own threads); `BF16Matmul.gemmOnThisThread` is the bf16 path there.
         if !ParallelContext.inTask && BF16Matmul.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) { return }
+        let topLevel = !ParallelContext.inTask
+        if topLevel { threadCountLock.lock() }
+        defer { if topLevel { threadCountLock.unlock() } }
         cblas_sgemm(
             CblasRowMajor,
             transA ? CblasTrans : CblasNoTrans,
