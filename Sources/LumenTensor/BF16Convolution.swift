@@ -83,13 +83,14 @@ public enum BF16Convolution {
             let aligned = base + (64 - Int(bitPattern: base) % 64) % 64
             let source = aligned, destination = aligned + rounded(sourceBytes)
             let scratch = destination + rounded(destinationBytes)
-            var biasValue: Float = 0
-            let biasPointer = bias.map { UnsafeMutableRawPointer(mutating: $0) } ?? UnsafeMutableRawPointer(&biasValue)
             var convolutionArguments = [(DNNL_ARG_SRC, compiled.source, source),
                                         (DNNL_ARG_WEIGHTS, compiled.weights, UnsafeMutableRawPointer(mutating: filters)),
                                         (DNNL_ARG_DST, compiled.destination, destination),
                                         (DNNL_ARG_SCRATCHPAD, compiled.convolutionScratchpad, scratch)]
-            if key.bias { convolutionArguments.append((DNNL_ARG_BIAS, compiled.bias, biasPointer)) }
+            if key.bias {
+                guard let bias else { return false }
+                convolutionArguments.append((DNNL_ARG_BIAS, compiled.bias, UnsafeMutableRawPointer(mutating: bias)))
+            }
             return execute(compiled.toSource, engine: engine, [(DNNL_ARG_FROM, compiled.plainSource, UnsafeMutableRawPointer(mutating: x)),
                                                                (DNNL_ARG_TO, compiled.source, source)])
                 && execute(compiled.convolution, engine: engine, convolutionArguments)

@@ -35,11 +35,10 @@ public enum NN {
                 // In bf16 the bias goes to oneDNN with the product (no fill pass, no sum post-op
                 // reading C back): 77×1024×1024 0.53 → 0.50 ms in the C harness.
                 if withBF16Weight(weight, { w in
-                    func product(_ b: UnsafePointer<Float>?) -> Bool {
+                    withBiasPointer(bias) { b in
                         BF16Matmul.gemm(transB: true, m: m, n: n, k: k, a: .float32(xp.baseAddress!, ld: k), b: .bfloat16(w, ld: k),
                                         bias: b, c: out, ldc: n)
                     }
-                    return bias.map { t in t.data.withUnsafeBufferPointer { product($0.baseAddress!) } } ?? product(nil)
                 }) { return }
                 if let bias { fillRows(out, rows: m, with: bias) }
                 widenedGEMM(weight, columns: m, threadedAbove: widenedThreadedColumns) { w, ldw, r, kr, first in
@@ -157,9 +156,9 @@ public enum NN {
                 if oneDNN {
                     let key = BF16Convolution.Key(n: n, c: c, h: h, w: w, o: o, kh: kh, kw: kw, stride: stride, top: padding.top,
                                                   left: padding.left, bottom: padding.bottom, right: padding.right, bias: bias != nil)
-                    var done = false
-                    withBiasPointer(bias) { bp in done = BF16Convolution.run(xp.baseAddress!, key: key, weight: weight, bias: bp, out: out.baseAddress!) }
-                    if done { return }
+                    if withBiasPointer(bias, { BF16Convolution.run(xp.baseAddress!, key: key, weight: weight, bias: $0, out: out.baseAddress!) }) {
+                        return
+                    }
                 }
                 if fewOutputs {
                     weight.withFloatRows(0..<o) { wp in
@@ -246,8 +245,8 @@ public enum NN {
     }
 
     /// Calls `body` with a pointer to the bias values, or nil without a bias.
-    private static func withBiasPointer(_ bias: Tensor?, _ body: (UnsafePointer<Float>?) -> Void) {
-        if let bias { bias.data.withUnsafeBufferPointer { body($0.baseAddress!) } } else { body(nil) }
+    private static func withBiasPointer<R>(_ bias: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+        if let bias { return bias.data.withUnsafeBufferPointer { body($0.baseAddress!) } } else { return body(nil) }
     }
 
     /// Whether the GEMM convolution paths unfold a whole small batch at once (`LUMEN_CONV_BATCH=0`
@@ -455,28 +454,17 @@ public enum NN {
     }
 
     /// Replaces each of `rows` score rows (queries from `firstQuery`) by its unnormalised softmax
-    /// numerators, masking later keys when `causal`; returns the rows' sums.
-    static func softmaxNumerators(_ scores: UnsafeMutablePointer<Float>, rows: Int, lk: Int, firstQuery: Int, causal: Bool) -> [Float] {
-        var sums = [Float](repeating: 0, count: rows)
-        for r in 0..<rows {
-            let row = scores + r * lk
-            let qi = firstQuery + r
-            if causal && qi + 1 < lk { (row + qi + 1).update(repeating: -.infinity, count: lk - qi - 1) }
-            sums[r] = VectorMath.softmaxNumerators(row, n: lk)
-        }
-        return sums
-    }
-
-    /// `softmaxNumerators` for scores in base 2 (multiplied by log₂e), writing the numerators to
-    /// `dst` in bf16 (`rows × lk`, contiguous) and leaving `scores` holding the (masked) scores.
+    /// numerators, masking later keys when `causal`; returns the rows' sums. With `dst`, the
+    /// scores are in base 2 (multiplied by log₂e) and the numerators go to `dst` in bf16
+    /// (`rows × lk`, contiguous) instead, `scores` keeping the (masked) scores.
     static func softmaxNumerators(_ scores: UnsafeMutablePointer<Float>, rows: Int, lk: Int, firstQuery: Int, causal: Bool,
-                                  into dst: UnsafeMutablePointer<UInt16>) -> [Float] {
+                                  into dst: UnsafeMutablePointer<UInt16>? = nil) -> [Float] {
         var sums = [Float](repeating: 0, count: rows)
         for r in 0..<rows {
             let row = scores + r * lk
             let qi = firstQuery + r
             if causal && qi + 1 < lk { (row + qi + 1).update(repeating: -.infinity, count: lk - qi - 1) }
-            sums[r] = VectorMath.softmaxNumeratorsBase2(row, n: lk, into: dst + r * lk)
+            sums[r] = dst.map { VectorMath.softmaxNumeratorsBase2(row, n: lk, into: $0 + r * lk) } ?? VectorMath.softmaxNumerators(row, n: lk)
         }
         return sums
     }
