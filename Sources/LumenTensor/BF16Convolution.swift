@@ -15,7 +15,8 @@ import Foundation
 ///
 /// The input is reordered (fp32 NCHW → bf16 in the primitive's blocked layout, one pass) and
 /// the output back to fp32 NCHW per call; the filters are reordered once into the blocked
-/// layout and kept with the weight (`WeightTensor.blockedFilters`, 1× the bf16 weight). Only
+/// layout and kept with the weight (`WeightTensor.blockedFilters`) in place of its plain bf16
+/// elements (`BF16Elements`: other paths rebuild those by the reverse reorder, exactly). Only
 /// weights kept in bf16 (bf16 products on) come here. Any oneDNN failure makes `run` return
 /// false and the caller computes the convolution its own way.
 public enum BF16Convolution {
@@ -45,7 +46,7 @@ public enum BF16Convolution {
     private struct Compiled: @unchecked Sendable {
         var convolution: dnnl_primitive_t
         var convolutionScratchpad: dnnl_memory_desc_t
-        var toSource: dnnl_primitive_t, toWeights: dnnl_primitive_t, fromDestination: dnnl_primitive_t
+        var toSource: dnnl_primitive_t, toWeights: dnnl_primitive_t, fromWeights: dnnl_primitive_t, fromDestination: dnnl_primitive_t
         var plainSource, plainWeights, plainDestination, bias: dnnl_memory_desc_t
         var source, weights, destination: dnnl_memory_desc_t
         /// The blocked weights' layout, to tell a cached form made for another primitive.
@@ -63,28 +64,55 @@ public enum BF16Convolution {
     /// usable when oneDNN cannot run it or the weight is not kept in bf16.
     static func run(_ x: UnsafePointer<Float>, key: Key, weight: WeightTensor, bias: UnsafePointer<Float>?,
                     out: UnsafeMutablePointer<Float>) -> Bool {
-        guard !ParallelContext.inTask, case let .bfloat16(stored) = weight.storage,
+        guard !ParallelContext.inTask, case let .bfloat16(elements) = weight.elements,
               let engine = BF16Matmul.sharedEngine(), let compiled = compiled(key, engine: engine) else { return false }
         let weightsBytes = size(compiled.weights)
-        guard let filters = weight.blockedFilters.form(bytes: weightsBytes, layout: compiled.weightsLayout, make: { dst in
-            stored.withUnsafeBufferPointer { src in
-                execute(compiled.toWeights, engine: engine, [(DNNL_ARG_FROM, compiled.plainWeights, UnsafeMutableRawPointer(mutating: src.baseAddress!)),
+        // The blocked filters are made once and then replace the plain elements (the same bf16
+        // values rearranged, so memory does not grow); a weight whose filters are kept in another
+        // layout (the same weight at another size) reorders into scratch per call.
+        let kept = weight.blockedFilters.form(bytes: weightsBytes, layout: compiled.weightsLayout, budgeted: false) { dst in
+            elements.withPlain { src in
+                execute(compiled.toWeights, engine: engine, [(DNNL_ARG_FROM, compiled.plainWeights, UnsafeMutableRawPointer(mutating: src)),
                                                              (DNNL_ARG_TO, compiled.weights, dst)])
             }
-        }) else { return false }
+        }
+        if let kept, elements.holdsPlain {
+            // The rebuild owns what it reads: the cache holding the blocked filters and oneDNN's
+            // reorder back (compiled primitives live as long as the process).
+            let rebuild = UncheckedSendable((weight.blockedFilters, kept, compiled.fromWeights, compiled.weights, compiled.plainWeights, engine))
+            elements.releasePlain { dst in
+                let (cache, blocked, primitive, blockedDesc, plainDesc, engine) = rebuild.value
+                return withExtendedLifetime(cache) {
+                    execute(primitive, engine: engine, [(DNNL_ARG_FROM, blockedDesc, UnsafeMutableRawPointer(mutating: blocked)),
+                                                        (DNNL_ARG_TO, plainDesc, UnsafeMutableRawPointer(dst))])
+                }
+            }
+        }
         let sourceBytes = size(compiled.source), destinationBytes = size(compiled.destination)
         let scratchBytes = size(compiled.convolutionScratchpad)
-        // One pooled buffer for the reordered input, the blocked output and the scratchpad, each
-        // at a 64-byte boundary.
+        let perCallWeightsBytes = kept == nil ? weightsBytes : 0
+        // One pooled buffer for the reordered input, the blocked output, the scratchpad and (when
+        // not kept) the blocked filters, each at a 64-byte boundary.
         func rounded(_ b: Int) -> Int { (b + 63) / 64 * 64 }
-        let total = rounded(sourceBytes) + rounded(destinationBytes) + rounded(scratchBytes) + 64
+        let total = rounded(sourceBytes) + rounded(destinationBytes) + rounded(scratchBytes) + rounded(perCallWeightsBytes) + 64
         return ScratchPool.withBuffer((total + 3) / 4) { raw in
             let base = UnsafeMutableRawPointer(raw)
             let aligned = base + (64 - Int(bitPattern: base) % 64) % 64
             let source = aligned, destination = aligned + rounded(sourceBytes)
             let scratch = destination + rounded(destinationBytes)
+            let filters: UnsafeMutableRawPointer
+            if let kept {
+                filters = UnsafeMutableRawPointer(mutating: kept)
+            } else {
+                filters = scratch + rounded(scratchBytes)
+                let reordered = elements.withPlain { src in
+                    execute(compiled.toWeights, engine: engine, [(DNNL_ARG_FROM, compiled.plainWeights, UnsafeMutableRawPointer(mutating: src)),
+                                                                 (DNNL_ARG_TO, compiled.weights, filters)])
+                }
+                guard reordered else { return false }
+            }
             var convolutionArguments = [(DNNL_ARG_SRC, compiled.source, source),
-                                        (DNNL_ARG_WEIGHTS, compiled.weights, UnsafeMutableRawPointer(mutating: filters)),
+                                        (DNNL_ARG_WEIGHTS, compiled.weights, filters),
                                         (DNNL_ARG_DST, compiled.destination, destination),
                                         (DNNL_ARG_SCRATCHPAD, compiled.convolutionScratchpad, scratch)]
             if key.bias {
@@ -226,12 +254,13 @@ public enum BF16Convolution {
         guard dnnl_primitive_create(&convolution, pd) == dnnl_success, let convolution else { return nil }
         guard let toSource = reorder(plainSource, source, engine: engine),
               let toWeights = reorder(plainWeights, weights, engine: engine),
+              let fromWeights = reorder(weights, plainWeights, engine: engine),
               let fromDestination = reorder(destination, plainDestination, engine: engine) else {
             dnnl_primitive_destroy(convolution)
             return nil
         }
         return Compiled(convolution: convolution, convolutionScratchpad: scratchpad, toSource: toSource, toWeights: toWeights,
-                        fromDestination: fromDestination, plainSource: plainSource, plainWeights: plainWeights,
+                        fromWeights: fromWeights, fromDestination: fromDestination, plainSource: plainSource, plainWeights: plainWeights,
                         plainDestination: plainDestination, bias: bias, source: source, weights: weights,
                         destination: destination, weightsLayout: layout(weights))
     }

@@ -141,6 +141,7 @@ public enum NN {
         let oneDNN = !fewOutputs && BF16Convolution.worthIt(n: n, c: c, o: o, kh: kh, kw: kw, outputPixels: outHW)
         let winograd = !fewOutputs && Winograd.enabled && Winograd.applies(c: c, o: o, kh: kh, kw: kw, stride: stride, padding: padding, h: h, w: w)
             && !(oneDNN && Swift.min(c, o) >= BF16Convolution.minimumChannelsOverWinograd)
+            && !(oneDNN && !Winograd.beatsDirect(n: n, h: h, w: w, c: c, o: o, filterCache: weight.winogradFilters))
         let path = fewOutputs ? "direct" : winograd ? "winograd" : oneDNN ? "onednn" : kh * kw == 1 ? "gemm" : "im2col"
         return OpProfiler.measure("conv\(kh)x\(kw)\(stride > 1 ? "/\(stride)" : "") \(path) \(c)→\(o) @\(outH)×\(outW) ×\(n)") {
         Tensor(uninitializedShape: [n, o, outH, outW]) { out in
@@ -240,8 +241,7 @@ public enum NN {
     /// Runs `body` on a bf16-stored weight's elements (kept so when bf16 products are on) and
     /// returns its answer: whether the product was done in bf16. False for other storage.
     static func withBF16Weight(_ weight: WeightTensor, _ body: (UnsafePointer<UInt16>) -> Bool) -> Bool {
-        guard case let .bfloat16(bits) = weight.storage else { return false }
-        return bits.withUnsafeBufferPointer { body($0.baseAddress!) }
+        weight.withBF16Elements(body) ?? false
     }
 
     /// Calls `body` with a pointer to the bias values, or nil without a bias.

@@ -80,4 +80,14 @@ public enum AllocatorPolicy {
         return false
         #endif
     }()
+
+    /// Hands the heap's free pages back to the system now (`malloc_trim`: glibc unmaps whole free
+    /// pages anywhere in the heap, not only at its top). For memory freed for good, such as a
+    /// weight's plain elements once a kernel keeps them in its own layout (`BF16Elements`): kept
+    /// heap memory would otherwise stay resident, and the next weight's form land elsewhere.
+    public static func returnFreedMemory() {
+        #if canImport(Glibc)
+        _ = malloc_trim(0)
+        #endif
+    }
 }

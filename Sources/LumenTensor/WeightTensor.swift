@@ -11,7 +11,7 @@ import Foundation
 /// `vcvtph2ps`, ~11 G elements/s per core from cache here) just before a GEMM reads them, so no
 /// full fp32 copy ever exists. `LUMEN_WEIGHTS=fp32` widens everything at load instead.
 public struct WeightTensor: Sendable {
-    /// The elements, in the stored precision.
+    /// The elements, in the stored precision (what a loader hands over).
     public enum Storage: Sendable {
         case float32([Float])
         case float16([Float16])
@@ -19,28 +19,74 @@ public struct WeightTensor: Sendable {
         case bfloat16([UInt16])
     }
 
+    /// The elements as kept: bf16 ones in a shared box, whose plain array a kernel may trade for
+    /// an exact rearrangement it keeps (`BF16Elements`).
+    enum Elements: Sendable {
+        case float32([Float])
+        case float16([Float16])
+        case bfloat16(BF16Elements)
+        case mapped(MappedElements)
+    }
+
+    /// The element types a weight may be read in from a mapped file.
+    public enum MappedPrecision: Sendable {
+        case float32, float16, bfloat16
+    }
+
     public let shape: [Int]
-    public let storage: Storage
+    let elements: Elements
     /// Winograd's transformed filters, when this is a 3×3 convolution that took that path in bf16.
     public let winogradFilters = DerivedWeightCache()
-    /// oneDNN's blocked bf16 filters, when this convolution ran on its primitive (`BF16Convolution`).
+    /// oneDNN's blocked filters, when this convolution ran on its primitive (`BF16Convolution`);
+    /// they then replace the plain bf16 elements.
     public let blockedFilters = DerivedWeightCache()
 
     public init(shape: [Int], storage: Storage) {
         let count: Int
         switch storage {
-        case let .float32(a): count = a.count
-        case let .float16(a): count = a.count
-        case let .bfloat16(a): count = a.count
+        case let .float32(a): count = a.count; elements = .float32(a)
+        case let .float16(a): count = a.count; elements = .float16(a)
+        case let .bfloat16(a): count = a.count; elements = .bfloat16(BF16Elements(a))
         }
         precondition(shape.reduce(1, *) == count, "shape \(shape) does not match \(count) elements")
         self.shape = shape
-        self.storage = storage
     }
 
     /// An fp32 weight (no widening at use).
     public init(_ tensor: Tensor) {
         self.init(shape: tensor.shape, storage: .float32(tensor.data))
+    }
+
+    /// A weight read in place from a mapped file (little-endian elements at `base`, any
+    /// alignment), which `owner` keeps mapped. Only the pages a kernel reads become resident: for
+    /// a lookup table such as CLIP's token embedding (49 408 × 1024, 101 MB as fp16, of which a
+    /// prompt reads 77 rows), kept this way instead of copied out.
+    public init(shape: [Int], mapped base: UnsafeRawPointer, precision: MappedPrecision, owner: AnyObject & Sendable) {
+        self.shape = shape
+        elements = .mapped(MappedElements(base: base, precision: precision, owner: owner))
+    }
+
+    /// The same elements viewed with another shape of as many elements (no derived form is
+    /// carried over: those depend on the shape).
+    public func reshaped(_ newShape: [Int]) -> WeightTensor {
+        precondition(newShape.reduce(1, *) == count, "shape \(newShape) does not match \(count) elements")
+        return WeightTensor(shape: newShape, elements: elements)
+    }
+
+    private init(shape: [Int], elements: Elements) {
+        self.shape = shape
+        self.elements = elements
+    }
+
+    /// The stored elements. For bf16 this is a copy (rebuilt from a kernel's kept form when the
+    /// plain array was released), meant for inspection, not for kernels.
+    public var storage: Storage {
+        switch elements {
+        case let .float32(a): .float32(a)
+        case let .float16(a): .float16(a)
+        case let .bfloat16(box): .bfloat16(box.withPlain { Array(UnsafeBufferPointer(start: $0, count: box.count)) })
+        case let .mapped(m): m.storage(count: count)
+        }
     }
 
     public var count: Int { shape.reduce(1, *) }
@@ -51,7 +97,7 @@ public struct WeightTensor: Sendable {
 
     /// The fp32 elements when stored as fp32, without copying.
     public var float32: [Float]? {
-        if case let .float32(a) = storage { return a }
+        if case let .float32(a) = elements { return a }
         return nil
     }
 
@@ -79,31 +125,47 @@ public struct WeightTensor: Sendable {
                                   _ body: (UnsafePointer<Float>, Int) throws -> R) rethrows -> R {
         let (ld, kb) = (rowLength, columns.count)
         let first = rows.lowerBound * ld + columns.lowerBound
-        switch storage {
+        switch elements {
         case let .float32(a):
             return try a.withUnsafeBufferPointer { try body($0.baseAddress! + first, ld) }
         case let .float16(a):
             return try ScratchPool.withBuffer(rows.count * kb) { dst in
-                Self.widenBlock(a, first: first, ld: ld, rows: rows.count, columns: kb, parallel: parallel, into: dst, Self.widen)
+                a.withUnsafeBufferPointer { src in
+                    Self.widenBlock(src.baseAddress!, first: first, ld: ld, rows: rows.count, columns: kb, parallel: parallel, into: dst, Self.widen)
+                }
                 return try body(dst, kb)
             }
-        case let .bfloat16(a):
+        case let .bfloat16(box):
             return try ScratchPool.withBuffer(rows.count * kb) { dst in
-                Self.widenBlock(a, first: first, ld: ld, rows: rows.count, columns: kb, parallel: parallel, into: dst, Self.widen)
+                box.withPlain { src in
+                    Self.widenBlock(src, first: first, ld: ld, rows: rows.count, columns: kb, parallel: parallel, into: dst, Self.widen)
+                }
+                return try body(dst, kb)
+            }
+        case let .mapped(m):
+            return try ScratchPool.withBuffer(rows.count * kb) { dst in
+                for r in 0..<rows.count { m.widen(from: first + r * ld, count: kb, into: dst + r * kb) }
                 return try body(dst, kb)
             }
         }
     }
 
+    /// Calls `body` with the bf16 elements row-major, when the weight is kept in bf16; nil
+    /// otherwise.
+    func withBF16Elements<R>(_ body: (UnsafePointer<UInt16>) throws -> R) rethrows -> R? {
+        guard case let .bfloat16(box) = elements else { return nil }
+        return try box.withPlain(body)
+    }
+
     /// Widens `rows` runs of `columns` elements (the first at `first`, one every `ld`) into `dst`
     /// with leading dimension `columns`, rows spread over the cores when worth it.
-    private static func widenBlock<E>(_ stored: [E], first: Int, ld: Int, rows: Int, columns: Int, parallel: Bool,
+    private static func widenBlock<E>(_ src: UnsafePointer<E>, first: Int, ld: Int, rows: Int, columns: Int, parallel: Bool,
                                       into dst: UnsafeMutablePointer<Float>,
                                       _ widenRun: (UnsafePointer<E>, UnsafeMutablePointer<Float>, Int) -> Void) {
-        stored.withUnsafeBufferPointer { src in
-            eachRowChunk(rows, columns, parallel: parallel) {
-                for i in $0 { widenRun(src.baseAddress! + first + i * ld, dst + i * columns, columns) }
-            }
+        let source = UncheckedSendable(UnsafeRawPointer(src))
+        eachRowChunk(rows, columns, parallel: parallel) {
+            let s = source.value.assumingMemoryBound(to: E.self)
+            for i in $0 { widenRun(s + first + i * ld, dst + i * columns, columns) }
         }
     }
 
@@ -123,5 +185,95 @@ public struct WeightTensor: Sendable {
     @inline(never)
     static func widen(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
         for i in 0..<count { dst[i] = Float(bitPattern: UInt32(src[i]) << 16) }
+    }
+}
+
+/// A bf16 weight's elements, one box for every copy of the weight: the plain row-major array,
+/// or, once a kernel keeps an exact rearrangement of the same values (oneDNN's blocked filters,
+/// `BF16Convolution`), only that rearrangement, the plain array being rebuilt from it into a
+/// temporary buffer whenever another path asks for it.
+///
+/// Why: keeping both doubled the memory of the SD UNet's wide convolutions (~0.9 GB at 256²,
+/// where oneDNN runs most of them), which put Lumen's peak resident memory above
+/// stable-diffusion.cpp's. The blocked form holds the same bf16 values, so nothing is lost.
+final class BF16Elements: @unchecked Sendable {
+    let count: Int
+    private let lock = NSLock()
+    private var plain: [UInt16]?
+    private var rebuild: (@Sendable (UnsafeMutablePointer<UInt16>) -> Bool)?
+
+    init(_ plain: [UInt16]) {
+        count = plain.count
+        self.plain = plain
+    }
+
+    /// Whether the plain array is still held.
+    var holdsPlain: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return plain != nil
+    }
+
+    /// Calls `body` with the elements row-major: the held array, or a temporary one rebuilt from
+    /// the kept form (the array a concurrent `releasePlain` drops stays alive for this call).
+    func withPlain<R>(_ body: (UnsafePointer<UInt16>) throws -> R) rethrows -> R {
+        lock.lock()
+        let (held, rebuild) = (plain, self.rebuild)
+        lock.unlock()
+        if let held { return try held.withUnsafeBufferPointer { try body($0.baseAddress!) } }
+        guard let rebuild else { preconditionFailure("a bf16 weight lost its elements") }
+        let temporary = UnsafeMutablePointer<UInt16>.allocate(capacity: Swift.max(count, 1))
+        defer { temporary.deallocate() }
+        // The rebuild is a oneDNN reorder that already ran the other way on the same layouts.
+        precondition(rebuild(temporary), "oneDNN could not rebuild a bf16 weight from its blocked form")
+        return try body(UnsafePointer(temporary))
+    }
+
+    /// Drops the plain array; `rebuild` writes the same elements row-major from the form the
+    /// caller keeps (it must keep that form alive).
+    func releasePlain(rebuildingWith rebuild: @escaping @Sendable (UnsafeMutablePointer<UInt16>) -> Bool) {
+        lock.lock()
+        guard plain != nil else {
+            lock.unlock()
+            return
+        }
+        self.rebuild = rebuild
+        plain = nil
+        lock.unlock()
+        AllocatorPolicy.returnFreedMemory()
+    }
+}
+
+/// A weight's elements read in place from a mapped file (see `WeightTensor.init(shape:mapped:)`).
+final class MappedElements: @unchecked Sendable {
+    let base: UnsafeRawPointer
+    let precision: WeightTensor.MappedPrecision
+    /// Keeps the mapping alive.
+    let owner: AnyObject & Sendable
+
+    init(base: UnsafeRawPointer, precision: WeightTensor.MappedPrecision, owner: AnyObject & Sendable) {
+        (self.base, self.precision, self.owner) = (base, precision, owner)
+    }
+
+    /// Elements `first ..< first + count` widened to fp32.
+    func widen(from first: Int, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        switch precision {
+        case .float32:
+            for i in 0..<count { dst[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: (first + i) * 4, as: UInt32.self))) }
+        case .float16:
+            for i in 0..<count { dst[i] = Float(Float16(bitPattern: UInt16(littleEndian: base.loadUnaligned(fromByteOffset: (first + i) * 2, as: UInt16.self)))) }
+        case .bfloat16:
+            for i in 0..<count { dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: (first + i) * 2, as: UInt16.self))) << 16) }
+        }
+    }
+
+    /// All `count` elements copied out, at their precision.
+    func storage(count: Int) -> WeightTensor.Storage {
+        func halves(_ i: Int) -> UInt16 { UInt16(littleEndian: base.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+        switch precision {
+        case .float32: return .float32((0..<count).map { Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) })
+        case .float16: return .float16((0..<count).map { Float16(bitPattern: halves($0)) })
+        case .bfloat16: return .bfloat16((0..<count).map(halves))
+        }
     }
 }

@@ -45,6 +45,25 @@ public enum Winograd {
         kh == 3 && kw == 3 && stride == 1 && padding == .same(1) && c >= minimumChannels && o >= minimumChannels && h * w >= minimumPixels
     }
 
+    /// Whether Winograd beats oneDNN's direct bf16 convolution for this layer, both available.
+    /// Winograd does 4× fewer multiplications but transforms the whole filter bank (36·O·C) per
+    /// call unless the transformed filters are kept (`filterCache`, within the
+    /// `DerivedWeightCache` budget): transformed per call it wins only with enough tiles to share
+    /// that cost. Measured per call at 512² in the SD UNet (kernel profiler, one process each
+    /// way): at 64×64 latents (256 tiles) Winograd 17.3 / 31.5 / 62.3 ms against direct
+    /// 20.0 / 36.6 / 71.5 ms (320→320, 640→320, 640→640); at 32×32 (64 tiles) direct wins,
+    /// 20.6 / 68.7 / 53.9 ms against 24.2 / 95.5 / 69.7 (640→640, 1280→1280, 1920→640). With the
+    /// filters kept Winograd wins at 32×32 too (12.3 ms for 640→640). `LUMEN_WINOGRAD_UNCACHED_TILES`
+    /// moves the threshold, for measuring.
+    static func beatsDirect(n: Int, h: Int, w: Int, c: Int, o: Int, filterCache: DerivedWeightCache) -> Bool {
+        n * ((h + 3) / 4) * ((w + 3) / 4) >= minimumUncachedTiles || filterCache.isFilled
+            || (BF16Matmul.winogradWorthIt(m: o, n: minimumChunkTiles, k: c) && DerivedWeightCache.wouldFit(36 * o * c * 2))
+    }
+
+    /// Fewest tiles (over the batch) at which Winograd with its filters transformed per call beats
+    /// oneDNN's direct convolution (see `beatsDirect`).
+    static let minimumUncachedTiles: Int = Int(getenvString("LUMEN_WINOGRAD_UNCACHED_TILES") ?? "") ?? 256
+
     /// Floats in each of the transformed input and product buffers (`LUMEN_WINOGRAD_CHUNK_MB`
     /// overrides, for measuring).
     static let chunkFloats: Int = (Int(getenvString("LUMEN_WINOGRAD_CHUNK_MB") ?? "") ?? 8) << 18

@@ -253,6 +253,20 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
     }
 
+    /// One tensor read in place from the mapping (which the weight keeps open), when stored as
+    /// fp32, fp16 or bf16; nil otherwise. Only the pages a kernel reads become resident.
+    public func mappedWeight(_ info: SafetensorsTensorInfo) -> WeightTensor? {
+        let precision: WeightTensor.MappedPrecision
+        switch info.dtype {
+        case .f32: precision = .float32
+        case .f16: precision = .float16
+        case .bf16: precision = .bfloat16
+        default: return nil
+        }
+        guard let start = bytes(of: info).baseAddress else { return nil }
+        return WeightTensor(shape: info.shape, mapped: start, precision: precision, owner: self)
+    }
+
     /// Hands the mapped file pages of a tensor that has just been copied back to the kernel
     /// (`MADV_DONTNEED`; a private read-only file mapping reloads them from the file if they are
     /// read again). Without this every fp16 byte stays resident next to its fp32 copy until the

@@ -140,11 +140,22 @@ public final class WeightStore {
         else { return WeightTensor(tensor(name, shape: shape)) }
         used.insert(name)
         do {
-            return WeightTensor(shape: shape, storage: try entry.file.weightTensor(entry.info).storage)
+            return try entry.file.weightTensor(entry.info).reshaped(shape)
         } catch {
             unreadable.append("\(name): \(error)")
             return WeightTensor(Tensor(zeros: shape))
         }
+    }
+
+    /// A lookup table `name` with exactly `shape`, read in place from its file (see
+    /// `SafetensorsFile.mappedWeight`): only the rows looked up become resident. Anything that
+    /// cannot be read in place (a converted checkpoint's fused or reshaped tensor, another
+    /// element type) is loaded as `weight(_:shape:)` loads it.
+    public func mappedWeight(_ name: String, shape: [Int]) -> WeightTensor {
+        guard let entry = entries[name], entry.transform == .identity, entry.info.shape == shape,
+              let mapped = entry.file.mappedWeight(entry.info) else { return weight(name, shape: shape) }
+        used.insert(name)
+        return mapped
     }
 
     /// Throws a `WeightLoadError` listing every missing, unexpected and mis-shaped tensor.
@@ -174,5 +185,7 @@ public struct WeightScope {
     public func path(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix).\(name)" }
     public func tensor(_ name: String, _ shape: [Int]) -> Tensor { store.tensor(path(name), shape: shape) }
     public func weight(_ name: String, _ shape: [Int]) -> WeightTensor { store.weight(path(name), shape: shape) }
+    /// A lookup table read in place from its file (`WeightStore.mappedWeight`).
+    public func mappedWeight(_ name: String, _ shape: [Int]) -> WeightTensor { store.mappedWeight(path(name), shape: shape) }
     public func contains(_ name: String) -> Bool { store.contains(path(name)) }
 }

@@ -70,16 +70,19 @@ struct Bench: ParsableCommand {
                 "width": lw * pipeline.vaeScaleFactor, "height": lh * pipeline.vaeScaleFactor, "steps": steps,
                 "guidance": Double(guidance), "runs": runs, "threads": ComputeThreads.count, "bf16_products": BF16Matmul.enabled,
             ]
+            // Every run too, so a report can show the spread behind each median.
+            result["runs_s"] = ["text_encoder": text, "unet_step": unet, "vae_decode": vae, "total": total]
             if let psnr { result["psnr_vs_fp32_db"] = psnr.isFinite ? psnr : 999 }
             if json {
                 let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 print("model        \(pipeline.name)  \(lw * pipeline.vaeScaleFactor)×\(lh * pipeline.vaeScaleFactor), \(steps) step(s), guidance \(guidance), \(runs) run(s), \(ComputeThreads.count) threads, \(BF16Matmul.enabled ? "bf16 products" : "fp32")")
-                print(String(format: "text encoder %.4f s", median(text)))
-                print(String(format: "unet step    %.4f s", median(unet)))
-                print(String(format: "vae decode   %.4f s", median(vae)))
-                print(String(format: "total        %.4f s", median(total)))
+                func spread(_ v: [Double]) -> String { v.count < 2 ? "" : String(format: "  (%.4f–%.4f)", v.min()!, v.max()!) }
+                print(String(format: "text encoder %.4f s", median(text)) + spread(text))
+                print(String(format: "unet step    %.4f s", median(unet)) + spread(unet))
+                print(String(format: "vae decode   %.4f s", median(vae)) + spread(vae))
+                print(String(format: "total        %.4f s", median(total)) + spread(total))
                 print("peak rss     \(peakResidentBytes() / (1 << 20)) MiB")
                 if let psnr { print(String(format: "psnr vs fp32 %.2f dB (same seed, every product in fp32)", psnr)) }
             }

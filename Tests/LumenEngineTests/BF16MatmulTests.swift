@@ -95,20 +95,27 @@ struct BF16MatmulTests {
     /// bf16 products nothing is cached.
     @Test(arguments: [Winograd.fusedMaximumChannels, 0]) func winogradCachedFiltersMatchThePerCallTransform(fusedChannels: Int) {
         let cache = DerivedWeightCache()
-        let (perCall, filling, reading) = BF16Matmul.$forced.withValue(true) {
+        let (perCall, filling, reading) = DerivedWeightCache.$budgetOverride.withValue(1 << 30) { BF16Matmul.$forced.withValue(true) {
             (ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels).output,
              ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels, filterCache: cache).output,
              ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels, filterCache: cache).output)
-        }
+        } }
         #expect(cache.isFilled)
         #expect(filling == reading)
         let worst = zip(perCall, reading).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? .nan
         #expect(worst <= 1e-5, "cached filters differ from the per-call transform by \(worst)")
         let fp32Cache = DerivedWeightCache()
-        _ = BF16Matmul.$forced.withValue(false) {
+        _ = DerivedWeightCache.$budgetOverride.withValue(1 << 30) { BF16Matmul.$forced.withValue(false) {
             ConvolutionTests.winograd(n: 1, c: 24, o: 20, h: 17, w: 15, fusedChannels: fusedChannels, filterCache: fp32Cache)
-        }
+        } }
         #expect(!fp32Cache.isFilled)
+        // Within the default budget (none) nothing is kept, and the per-call transform serves.
+        let unbudgeted = DerivedWeightCache()
+        let withoutCache = DerivedWeightCache.$budgetOverride.withValue(0) { BF16Matmul.$forced.withValue(true) {
+            ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels, filterCache: unbudgeted).output
+        } }
+        #expect(!unbudgeted.isFilled)
+        #expect(withoutCache == perCall)
     }
 
     /// oneDNN's bf16 convolution (`BF16Convolution`) against the fp32 convolution of the same
@@ -134,6 +141,35 @@ struct BF16MatmulTests {
         // The cached filters serve the next call unchanged.
         let again = BF16Matmul.$forced.withValue(true) { NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
         #expect(again.data == bf16.data)
+        // They replaced the plain elements, which every other path gets back exactly (oneDNN's
+        // reverse reorder): the stored bits, and the fp32 convolution of the first call.
+        guard case let .bfloat16(box) = weight.elements else { Issue.record("not kept in bf16"); return }
+        #expect(!box.holdsPlain, "the plain elements were kept beside the blocked filters")
+        guard case let .bfloat16(rebuilt) = weight.storage else { Issue.record("storage changed precision"); return }
+        #expect(rebuilt == bits)
+        let fp32Again = BF16Matmul.$forced.withValue(false) { NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
+        #expect(fp32Again.data == fp32.data)
+    }
+
+    /// With Winograd's filters not kept (the default budget is 0), a 3×3 layer both kernels can
+    /// run goes to Winograd only with enough tiles to share its per-call filter transform, and to
+    /// oneDNN's direct convolution below; kept filters bring Winograd back.
+    @Test func winogradYieldsToDirectWithFewTilesUnlessItsFiltersAreKept() {
+        DerivedWeightCache.$budgetOverride.withValue(0) {
+            let empty = DerivedWeightCache()
+            // 64×64 = 256 tiles of 4×4; 32×32 = 64, 128 with two images.
+            #expect(Winograd.beatsDirect(n: 1, h: 64, w: 64, c: 640, o: 640, filterCache: empty) == (256 >= Winograd.minimumUncachedTiles))
+            #expect(Winograd.beatsDirect(n: 2, h: 32, w: 32, c: 640, o: 640, filterCache: empty) == (128 >= Winograd.minimumUncachedTiles))
+            let kept = DerivedWeightCache()
+            _ = kept.form(bytes: 64, budgeted: false) { _ in true }
+            #expect(Winograd.beatsDirect(n: 1, h: 32, w: 32, c: 640, o: 640, filterCache: kept))
+        }
+        // Room in the budget for the filters: Winograd keeps them and wins.
+        BF16Matmul.$forced.withValue(true) {
+            DerivedWeightCache.$budgetOverride.withValue(1 << 30) {
+                #expect(Winograd.beatsDirect(n: 1, h: 32, w: 32, c: 640, o: 640, filterCache: DerivedWeightCache()))
+            }
+        }
     }
 
     @Test(arguments: ["sd1", "sd2"]) func picturesKeepPSNRAbove40dB(kind: String) throws {

@@ -82,4 +82,28 @@ import Testing
         _ = store.weight("missing", shape: [3])
         #expect(throws: WeightLoadError.self) { try store.finish() }
     }
+
+    /// A lookup table read in place from the file (CLIP's token embedding) gives the rows the
+    /// copied-out weight gives, for each stored element type, and counts as used.
+    @Test func mappedWeightsReadRowsInPlace() throws {
+        // F16 [3, 2] = 1, 2, −1, 0.5, 4, −8 (the header's odd length leaves the data unaligned);
+        // BF16 [2, 2] = 1, −2, 0, 3.140625; F32 [2, 1] = 3, 4.
+        var data: [UInt8] = [0x00, 0x3C, 0x00, 0x40, 0x00, 0xBC, 0x00, 0x38, 0x00, 0x44, 0x00, 0xC8]
+        data += [0x80, 0x3F, 0x00, 0xC0, 0x00, 0x00, 0x49, 0x40]
+        for v in [Float(3), 4] { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        let header = #"{"h":{"dtype":"F16","shape":[3,2],"data_offsets":[0,12]},"b":{"dtype":"BF16","shape":[2,2],"data_offsets":[12,20]},"# +
+            #""f":{"dtype":"F32","shape":[2,1],"data_offsets":[20,28]} }"#
+        let file = try SafetensorsFile(path: try SafetensorsTests.write(header: header, data: data))
+        let store = WeightStore(component: "test", files: [file])
+        for (name, shape, expected) in [("h", [3, 2], [Float(1), 2, -1, 0.5, 4, -8]), ("b", [2, 2], [1, -2, 0, 3.140625]), ("f", [2, 1], [3, 4])] {
+            let mapped = store.mappedWeight(name, shape: shape)
+            guard case .mapped = mapped.elements else { Issue.record("\(name) was copied out"); continue }
+            #expect(mapped.floatTensor.data == expected, "\(name)")
+            let row = mapped.withFloatBlock(rows: 1..<2, columns: 0..<shape[1], parallel: false) { p, _ in (0..<shape[1]).map { p[$0] } }
+            #expect(row == Array(expected[shape[1]..<(2 * shape[1])]), "\(name)")
+        }
+        // A shape that does not match is reported as for any weight.
+        _ = store.mappedWeight("h", shape: [2, 3])
+        #expect(throws: WeightLoadError.self) { try store.finish() }
+    }
 }

@@ -81,8 +81,10 @@ struct CLIPEncoderLayer: Sendable {
 /// (`models/clip/modeling_clip.py`); module paths equal its weight names (`text_model.…`).
 public struct CLIPTextModel: Sendable {
     public let config: CLIPTextConfig
-    /// At its stored precision: 49 408 × 1024 for OpenCLIP ViT-H, 101 MB as fp16 (only 77 rows
-    /// are read per prompt, so keeping it in 16 bits costs nothing).
+    /// Read in place from the weights file at its stored precision: 49 408 × 1024 for OpenCLIP
+    /// ViT-H, 101 MB as fp16, of which a prompt reads 77 rows, so only those pages become
+    /// resident (it was the margin that kept Lumen's peak memory under stable-diffusion.cpp's at
+    /// 256², see docs/benchmarks-avx512-bf16.md).
     var tokenEmbedding: WeightTensor
     var positionEmbedding: Tensor
     var layers: [CLIPEncoderLayer]
@@ -92,7 +94,7 @@ public struct CLIPTextModel: Sendable {
         config = c
         // transformers ≥ 5 saves the text tower without the `text_model.` prefix.
         let w = root.contains("embeddings.token_embedding.weight") ? root : root("text_model")
-        tokenEmbedding = w("embeddings")("token_embedding").weight("weight", [c.vocabSize, c.hiddenSize])
+        tokenEmbedding = w("embeddings")("token_embedding").mappedWeight("weight", [c.vocabSize, c.hiddenSize])
         positionEmbedding = w("embeddings")("position_embedding").tensor("weight", [c.maxPositionEmbeddings, c.hiddenSize])
         root.store.ignorable.insert(w("embeddings").path("position_ids"))
         layers = (0..<c.numHiddenLayers).map { CLIPEncoderLayer(w("encoder")("layers")($0), c) }
