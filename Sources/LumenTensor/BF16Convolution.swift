@@ -16,7 +16,7 @@ import Foundation
 /// The input is reordered (fp32 NCHW → bf16 in the primitive's blocked layout, one pass) and
 /// the output back to fp32 NCHW per call; the filters are reordered once into the blocked
 /// layout and kept with the weight (`WeightTensor.blockedFilters`) in place of its plain bf16
-/// elements (`BF16Elements`: other paths rebuild those by the reverse reorder, exactly). Only
+/// elements (`BF16Elements`: another path that needs those gathers them back, exactly). Only
 /// weights kept in bf16 (bf16 products on) come here. Any oneDNN failure makes `run` return
 /// false and the caller computes the convolution its own way.
 public enum BF16Convolution {
@@ -46,7 +46,7 @@ public enum BF16Convolution {
     private struct Compiled: @unchecked Sendable {
         var convolution: dnnl_primitive_t
         var convolutionScratchpad: dnnl_memory_desc_t
-        var toSource: dnnl_primitive_t, toWeights: dnnl_primitive_t, fromWeights: dnnl_primitive_t, fromDestination: dnnl_primitive_t
+        var toSource: dnnl_primitive_t, toWeights: dnnl_primitive_t, fromDestination: dnnl_primitive_t
         var plainSource, plainWeights, plainDestination, bias: dnnl_memory_desc_t
         var source, weights, destination: dnnl_memory_desc_t
         /// The blocked weights' layout, to tell a cached form made for another primitive.
@@ -76,16 +76,12 @@ public enum BF16Convolution {
                                                              (DNNL_ARG_TO, compiled.weights, dst)])
             }
         }
-        if let kept, elements.holdsPlain {
-            // The rebuild owns what it reads: the cache holding the blocked filters and oneDNN's
-            // reorder back (compiled primitives live as long as the process).
-            let rebuild = UncheckedSendable((weight.blockedFilters, kept, compiled.fromWeights, compiled.weights, compiled.plainWeights, engine))
+        if let kept, elements.holdsPlain, let layout = BlockedLayout(compiled.weights) {
+            // The rebuild owns what it reads: the cache holding the blocked filters.
+            let rebuild = UncheckedSendable((weight.blockedFilters, kept))
             elements.releasePlain { dst in
-                let (cache, blocked, primitive, blockedDesc, plainDesc, engine) = rebuild.value
-                return withExtendedLifetime(cache) {
-                    execute(primitive, engine: engine, [(DNNL_ARG_FROM, blockedDesc, UnsafeMutableRawPointer(mutating: blocked)),
-                                                        (DNNL_ARG_TO, plainDesc, UnsafeMutableRawPointer(dst))])
-                }
+                let (cache, blocked) = rebuild.value
+                withExtendedLifetime(cache) { layout.gather(blocked.assumingMemoryBound(to: UInt16.self), into: dst) }
             }
         }
         let sourceBytes = size(compiled.source), destinationBytes = size(compiled.destination)
@@ -124,6 +120,65 @@ public enum BF16Convolution {
                 && execute(compiled.convolution, engine: engine, convolutionArguments)
                 && execute(compiled.fromDestination, engine: engine, [(DNNL_ARG_FROM, compiled.destination, destination),
                                                                       (DNNL_ARG_TO, compiled.plainDestination, UnsafeMutableRawPointer(out))])
+        }
+    }
+
+    /// Where each element of a blocked oneDNN layout lives, read from its descriptor, so the plain
+    /// elements can be gathered back without running oneDNN: the rebuild is asked for wherever a
+    /// kernel needs the plain weight, inside parallel tasks too, and oneDNN's reorder run from
+    /// there wrote garbage (a 256² picture's fp32 reference came out at 28 dB). This is the
+    /// offset rule of oneDNN's `memory_desc_wrapper::off_v` (`src/common/memory_desc_wrapper.hpp`):
+    /// inner blocks from the innermost outwards, then the outer strides.
+    struct BlockedLayout: Sendable {
+        var dims: [Int]
+        var strides: [Int]
+        var offset0: Int
+        /// Inner blocks, outermost first: (dimension, block size).
+        var inner: [(dimension: Int, size: Int)]
+
+        init?(_ desc: dnnl_memory_desc_t) {
+            var d = desc
+            guard d.format_kind == dnnl_blocked, d.ndims > 0 else { return nil }
+            let n = Int(d.ndims)
+            func ints<T>(_ value: inout T, _ count: Int) -> [Int] {
+                withUnsafeBytes(of: &value) { $0.bindMemory(to: Int64.self).prefix(count).map { Int($0) } }
+            }
+            dims = ints(&d.dims, n)
+            strides = ints(&d.format_desc.blocking.strides, n)
+            offset0 = Int(d.offset0)
+            let blocks = Int(d.format_desc.blocking.inner_nblks)
+            inner = Array(zip(ints(&d.format_desc.blocking.inner_idxs, blocks), ints(&d.format_desc.blocking.inner_blks, blocks)))
+                .map { (dimension: $0.0, size: $0.1) }
+        }
+
+        /// The element at logical position `position` (row-major over `dims`).
+        @inline(__always)
+        func offset(_ position: [Int]) -> Int {
+            var p = position
+            var offset = offset0, blockStride = 1
+            for (dimension, size) in inner.reversed() {
+                offset += p[dimension] % size * blockStride
+                p[dimension] /= size
+                blockStride *= size
+            }
+            for d in 0..<p.count { offset += p[d] * strides[d] }
+            return offset
+        }
+
+        /// Writes the elements row-major over `dims` from `blocked`, in this layout.
+        func gather(_ blocked: UnsafePointer<UInt16>, into plain: UnsafeMutablePointer<UInt16>) {
+            let total = dims.reduce(1, *)
+            var position = [Int](repeating: 0, count: dims.count)
+            for i in 0..<total {
+                plain[i] = blocked[offset(position)]
+                var d = dims.count - 1
+                while d >= 0 {
+                    position[d] += 1
+                    if position[d] < dims[d] { break }
+                    position[d] = 0
+                    d -= 1
+                }
+            }
         }
     }
 
@@ -254,13 +309,12 @@ public enum BF16Convolution {
         guard dnnl_primitive_create(&convolution, pd) == dnnl_success, let convolution else { return nil }
         guard let toSource = reorder(plainSource, source, engine: engine),
               let toWeights = reorder(plainWeights, weights, engine: engine),
-              let fromWeights = reorder(weights, plainWeights, engine: engine),
               let fromDestination = reorder(destination, plainDestination, engine: engine) else {
             dnnl_primitive_destroy(convolution)
             return nil
         }
         return Compiled(convolution: convolution, convolutionScratchpad: scratchpad, toSource: toSource, toWeights: toWeights,
-                        fromWeights: fromWeights, fromDestination: fromDestination, plainSource: plainSource, plainWeights: plainWeights,
+                        fromDestination: fromDestination, plainSource: plainSource, plainWeights: plainWeights,
                         plainDestination: plainDestination, bias: bias, source: source, weights: weights,
                         destination: destination, weightsLayout: layout(weights))
     }

@@ -190,48 +190,52 @@ public struct WeightTensor: Sendable {
 
 /// A bf16 weight's elements, one box for every copy of the weight: the plain row-major array,
 /// or, once a kernel keeps an exact rearrangement of the same values (oneDNN's blocked filters,
-/// `BF16Convolution`), only that rearrangement, the plain array being rebuilt from it into a
-/// temporary buffer whenever another path asks for it.
+/// `BF16Convolution`), only that rearrangement until another path asks for the plain array,
+/// which is then gathered back from it and held again (the kernel releases it on its next call).
 ///
 /// Why: keeping both doubled the memory of the SD UNet's wide convolutions (~0.9 GB at 256²,
 /// where oneDNN runs most of them), which put Lumen's peak resident memory above
-/// stable-diffusion.cpp's. The blocked form holds the same bf16 values, so nothing is lost.
+/// stable-diffusion.cpp's. The blocked form holds the same bf16 values, so nothing is lost; only
+/// a run that mixes paths for one weight (`lumen bench --fidelity`'s fp32 reference) holds both
+/// again.
 final class BF16Elements: @unchecked Sendable {
     let count: Int
     private let lock = NSLock()
     private var plain: [UInt16]?
-    private var rebuild: (@Sendable (UnsafeMutablePointer<UInt16>) -> Bool)?
+    private var rebuild: (@Sendable (UnsafeMutablePointer<UInt16>) -> Void)?
 
     init(_ plain: [UInt16]) {
         count = plain.count
         self.plain = plain
     }
 
-    /// Whether the plain array is still held.
+    /// Whether the plain array is held.
     var holdsPlain: Bool {
         lock.lock()
         defer { lock.unlock() }
         return plain != nil
     }
 
-    /// Calls `body` with the elements row-major: the held array, or a temporary one rebuilt from
-    /// the kept form (the array a concurrent `releasePlain` drops stays alive for this call).
+    /// Calls `body` with the elements row-major, gathering them back first if they were released
+    /// (once: concurrent callers wait for the first; the array a concurrent `releasePlain` drops
+    /// stays alive for this call).
     func withPlain<R>(_ body: (UnsafePointer<UInt16>) throws -> R) rethrows -> R {
         lock.lock()
-        let (held, rebuild) = (plain, self.rebuild)
+        if plain == nil, let rebuild {
+            plain = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
+                rebuild(buffer.baseAddress!)
+                initialized = count
+            }
+        }
+        let held = plain
         lock.unlock()
-        if let held { return try held.withUnsafeBufferPointer { try body($0.baseAddress!) } }
-        guard let rebuild else { preconditionFailure("a bf16 weight lost its elements") }
-        let temporary = UnsafeMutablePointer<UInt16>.allocate(capacity: Swift.max(count, 1))
-        defer { temporary.deallocate() }
-        // The rebuild is a oneDNN reorder that already ran the other way on the same layouts.
-        precondition(rebuild(temporary), "oneDNN could not rebuild a bf16 weight from its blocked form")
-        return try body(UnsafePointer(temporary))
+        guard let held else { preconditionFailure("a bf16 weight lost its elements") }
+        return try held.withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 
     /// Drops the plain array; `rebuild` writes the same elements row-major from the form the
-    /// caller keeps (it must keep that form alive).
-    func releasePlain(rebuildingWith rebuild: @escaping @Sendable (UnsafeMutablePointer<UInt16>) -> Bool) {
+    /// caller keeps (it must keep that form alive), whenever they are asked for again.
+    func releasePlain(rebuildingWith rebuild: @escaping @Sendable (UnsafeMutablePointer<UInt16>) -> Void) {
         lock.lock()
         guard plain != nil else {
             lock.unlock()

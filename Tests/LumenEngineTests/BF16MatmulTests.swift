@@ -141,14 +141,28 @@ struct BF16MatmulTests {
         // The cached filters serve the next call unchanged.
         let again = BF16Matmul.$forced.withValue(true) { NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
         #expect(again.data == bf16.data)
-        // They replaced the plain elements, which every other path gets back exactly (oneDNN's
-        // reverse reorder): the stored bits, and the fp32 convolution of the first call.
+        // They replaced the plain elements, which every other path gets back exactly (gathered
+        // from the blocked layout), also when asked for inside parallel tasks, as the fp32
+        // kernels ask: the stored bits, and the fp32 convolution of the first call.
         guard case let .bfloat16(box) = weight.elements else { Issue.record("not kept in bf16"); return }
         #expect(!box.holdsPlain, "the plain elements were kept beside the blocked filters")
+        let rowLength = c * kernel * kernel
+        let rowsMatch = UncheckedSendable(UnsafeMutablePointer<Bool>.allocate(capacity: o))
+        defer { rowsMatch.value.deallocate() }
+        parallelFor(o) { r in
+            rowsMatch.value[r] = weight.withFloatBlock(rows: r..<(r + 1), columns: 0..<rowLength, parallel: false) { p, _ in
+                (0..<rowLength).allSatisfy { p[$0].bitPattern == UInt32(bits[r * rowLength + $0]) << 16 }
+            }
+        }
+        #expect((0..<o).allSatisfy { rowsMatch.value[$0] }, "rows gathered back inside tasks differ from the stored bits")
         guard case let .bfloat16(rebuilt) = weight.storage else { Issue.record("storage changed precision"); return }
         #expect(rebuilt == bits)
         let fp32Again = BF16Matmul.$forced.withValue(false) { NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
         #expect(fp32Again.data == fp32.data)
+        // The next oneDNN call releases them again and still gives the same output.
+        let third = BF16Matmul.$forced.withValue(true) { NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
+        #expect(!box.holdsPlain)
+        #expect(third.data == bf16.data)
     }
 
     /// With Winograd's filters not kept (the default budget is 0), a 3×3 layer both kernels can
