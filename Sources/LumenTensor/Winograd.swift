@@ -60,6 +60,10 @@ public enum Winograd {
             || (BF16Matmul.winogradWorthIt(m: o, n: minimumChunkTiles, k: c) && DerivedWeightCache.wouldFit(36 * o * c * 2))
     }
 
+    /// Floats (bf16 pairs) of transformed filters a call may hold whole, beyond the scratch
+    /// pool's limit: 64 MiB, a 1280→1280 bank (`LUMEN_WINOGRAD_WHOLE_BANK_MB` overrides).
+    static let wholeBankFloats: Int = (Int(getenvString("LUMEN_WINOGRAD_WHOLE_BANK_MB") ?? "") ?? 64) << 18
+
     /// Fewest tiles (over the batch) at which Winograd with its filters transformed per call beats
     /// oneDNN's direct convolution (see `beatsDirect`).
     static let minimumUncachedTiles: Int = Int(getenvString("LUMEN_WINOGRAD_UNCACHED_TILES") ?? "") ?? 256
@@ -124,7 +128,15 @@ public enum Winograd {
                 }
             }
         }
-        let oBlock = cached != nil ? o : Swift.max(1, Swift.min(o, filterBlockFloats / (36 * c)))
+        // A bank whose products run in bf16 is transformed whole (half the floats) when it fits
+        // `wholeBankFloats`, beyond the pool's limit: in blocks, every chunk of tile rows
+        // transformed it again, 4–8 times per call for the SD VAE decoder's 512→512 layers at
+        // 128² and 256², 0.2 s of a 512² decode.
+        // (A smaller `filterBlockFloats`, as tests pass to take the blocked path, still applies.)
+        let wholeLimit = filterBlockFloats < ScratchPool.maximumPooledFloats ? filterBlockFloats : Swift.max(filterBlockFloats, wholeBankFloats)
+        let wholeBF16 = cached == nil && (36 * o * c + 1) / 2 <= wholeLimit
+            && BF16Matmul.winogradWorthIt(m: o, n: max(c, o) <= fusedChannels ? Swift.min(blockTiles, totalRows * tilesX) : capacity, k: c)
+        let oBlock = cached != nil || wholeBF16 ? o : Swift.max(1, Swift.min(o, filterBlockFloats / (36 * c)))
         let wholeU = oBlock == o
         let fused = wholeU && max(c, o) <= fusedChannels
         // bf16: both transforms write bf16 and the 36 products of a block or chunk are one batched
