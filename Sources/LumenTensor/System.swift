@@ -87,7 +87,11 @@ public enum AllocatorPolicy {
     /// heap memory would otherwise stay resident, and the next weight's form land elsewhere.
     public static func returnFreedMemory() {
         #if canImport(Glibc)
+        guard trimsFreedMemory else { return }
         _ = malloc_trim(0)
         #endif
     }
+
+    /// `LUMEN_TRIM_FREED=0` keeps freed memory in the heap (for measuring).
+    static let trimsFreedMemory = getenvString("LUMEN_TRIM_FREED") != "0"
 }
