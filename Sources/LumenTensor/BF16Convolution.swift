@@ -131,10 +131,10 @@ public enum BF16Convolution {
     /// inner blocks from the innermost outwards, then the outer strides.
     struct BlockedLayout: Sendable {
         var dims: [Int]
-        var strides: [Int]
         var offset0: Int
-        /// Inner blocks, outermost first: (dimension, block size).
-        var inner: [(dimension: Int, size: Int)]
+        /// Per dimension, the offset each position along it adds: the layout's offset is a sum
+        /// of one term per dimension (its inner blocks and its outer stride).
+        var terms: [[Int]]
 
         init?(_ desc: dnnl_memory_desc_t) {
             var d = desc
@@ -143,26 +143,24 @@ public enum BF16Convolution {
             func ints<T>(_ value: inout T, _ count: Int) -> [Int] {
                 withUnsafeBytes(of: &value) { $0.bindMemory(to: Int64.self).prefix(count).map { Int($0) } }
             }
-            dims = ints(&d.dims, n)
-            strides = ints(&d.format_desc.blocking.strides, n)
-            offset0 = Int(d.offset0)
+            let dims = ints(&d.dims, n), strides = ints(&d.format_desc.blocking.strides, n)
             let blocks = Int(d.format_desc.blocking.inner_nblks)
-            inner = Array(zip(ints(&d.format_desc.blocking.inner_idxs, blocks), ints(&d.format_desc.blocking.inner_blks, blocks)))
-                .map { (dimension: $0.0, size: $0.1) }
-        }
-
-        /// The element at logical position `position` (row-major over `dims`).
-        @inline(__always)
-        func offset(_ position: [Int]) -> Int {
-            var p = position
-            var offset = offset0, blockStride = 1
-            for (dimension, size) in inner.reversed() {
-                offset += p[dimension] % size * blockStride
-                p[dimension] /= size
-                blockStride *= size
+            let inner = Array(zip(ints(&d.format_desc.blocking.inner_idxs, blocks), ints(&d.format_desc.blocking.inner_blks, blocks)))
+            self.dims = dims
+            offset0 = Int(d.offset0)
+            terms = (0..<n).map { dimension in
+                (0..<dims[dimension]).map { position in
+                    var p = position, offset = 0, blockStride = 1
+                    for (blockDimension, size) in inner.reversed() {
+                        if blockDimension == dimension {
+                            offset += p % size * blockStride
+                            p /= size
+                        }
+                        blockStride *= size
+                    }
+                    return offset + p * strides[dimension]
+                }
             }
-            for d in 0..<p.count { offset += p[d] * strides[d] }
-            return offset
         }
 
         /// Writes the elements row-major over `dims` from `blocked`, in this layout.
@@ -170,7 +168,9 @@ public enum BF16Convolution {
             let total = dims.reduce(1, *)
             var position = [Int](repeating: 0, count: dims.count)
             for i in 0..<total {
-                plain[i] = blocked[offset(position)]
+                var offset = offset0
+                for d in 0..<dims.count { offset += terms[d][position[d]] }
+                plain[i] = blocked[offset]
                 var d = dims.count - 1
                 while d >= 0 {
                     position[d] += 1

@@ -271,13 +271,16 @@ final class MappedElements: @unchecked Sendable {
         }
     }
 
-    /// All `count` elements copied out, at their precision.
+    /// All `count` elements copied out, at their precision (narrowed back from `widen`, exactly).
     func storage(count: Int) -> WeightTensor.Storage {
-        func halves(_ i: Int) -> UInt16 { UInt16(littleEndian: base.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+        let floats = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            widen(from: 0, count: count, into: buffer.baseAddress!)
+            initialized = count
+        }
         switch precision {
-        case .float32: return .float32((0..<count).map { Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) })
-        case .float16: return .float16((0..<count).map { Float16(bitPattern: halves($0)) })
-        case .bfloat16: return .bfloat16((0..<count).map(halves))
+        case .float32: return .float32(floats)
+        case .float16: return .float16(floats.map { Float16($0) })
+        case .bfloat16: return .bfloat16(floats.map { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) })
         }
     }
 }
