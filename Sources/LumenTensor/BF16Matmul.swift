@@ -63,6 +63,8 @@ public enum BF16Matmul {
         var batch = 1
         /// Whether a bias row (`n` values, added to every row of C) is passed.
         var bias = false
+        /// An activation applied to each result (after the bias) as oneDNN's eltwise post-op.
+        var activation: NN.Activation? = nil
     }
 
     private struct Compiled {
@@ -124,7 +126,7 @@ public enum BF16Matmul {
     /// `gemm` with either operand possibly in bf16 already (that side is not converted).
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                             a: Operand, b: Operand, beta: Float = 0, bias: UnsafePointer<Float>? = nil,
-                            c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+                            activation: NN.Activation? = nil, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
         func isBF16(_ o: Operand) -> Bool { if case .bfloat16 = o { return true } else { return false } }
         guard worthIt(m: m, n: n, k: k, weightInBF16: isBF16(a) || isBF16(b)) else { return false }
         let (aRows, aCols) = transA ? (k, m) : (m, k)
@@ -132,7 +134,7 @@ public enum BF16Matmul {
         func ld16(_ o: Operand, _ cols: Int) -> Int { if case let .bfloat16(_, ld) = o { return ld } else { return cols } }
         func converted(_ o: Operand) -> Int { if case .float32 = o { return 1 } else { return 0 } }
         let key = Key(m: m, n: n, k: k, lda: ld16(a, aCols), ldb: ld16(b, bCols), ldc: ldc, transA: transA, transB: transB,
-                      alpha: alpha, beta: beta, singleThreaded: false, bias: bias != nil)
+                      alpha: alpha, beta: beta, singleThreaded: false, bias: bias != nil, activation: activation)
         guard let compiled = compiled(key) else { return false }
         // The fp32 sides as stored (rows × columns with a leading dimension), made contiguous in bf16.
         let aCount = aRows * aCols * converted(a), bCount = bRows * bCols * converted(b)
@@ -334,9 +336,16 @@ public enum BF16Matmul {
             var scale = key.alpha
             guard dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale) == dnnl_success else { return nil }
         }
-        if key.beta != 0 {
-            guard dnnl_post_ops_create(&postOps) == dnnl_success, dnnl_post_ops_append_sum(postOps, key.beta) == dnnl_success,
-                  dnnl_primitive_attr_set_post_ops(attr, postOps) == dnnl_success else { return nil }
+        if key.beta != 0 || key.activation != nil {
+            guard dnnl_post_ops_create(&postOps) == dnnl_success else { return nil }
+            if key.beta != 0 {
+                guard dnnl_post_ops_append_sum(postOps, key.beta) == dnnl_success else { return nil }
+            }
+            if let activation = key.activation {
+                let (kind, alpha) = activation.oneDNNKind
+                guard dnnl_post_ops_append_eltwise(postOps, 1, kind, alpha, 0) == dnnl_success else { return nil }
+            }
+            guard dnnl_primitive_attr_set_post_ops(attr, postOps) == dnnl_success else { return nil }
         }
         var pd: dnnl_primitive_desc_t?
         guard dnnl_primitive_desc_create(&pd, &op, attr, state.engine, nil) == dnnl_success else { return nil }
@@ -373,6 +382,19 @@ public enum BF16Matmul {
             let s = box.value.0.assumingMemoryBound(to: Float.self)
             let d = box.value.1.assumingMemoryBound(to: UInt16.self)
             for r in range { convertOnThisThread(s + r * ld, count: columns, into: d + r * columns) }
+        }
+    }
+}
+
+extension NN.Activation {
+    /// oneDNN's eltwise algorithm and its alpha for this activation: `gelu_erf` is the exact
+    /// GELU; `swish` is `x · sigmoid(alpha · x)`, so alpha 1 is SiLU and 1.702 CLIP's QuickGELU.
+    var oneDNNKind: (dnnl_alg_kind_t, Float) {
+        switch self {
+        case .gelu: return (dnnl_eltwise_gelu_erf, 0)
+        case .quickGelu: return (dnnl_eltwise_swish, 1.702)
+        case .silu: return (dnnl_eltwise_swish, 1)
+        case .relu: return (dnnl_eltwise_relu, 0)
         }
     }
 }

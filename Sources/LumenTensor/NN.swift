@@ -24,22 +24,54 @@ public enum NN {
     /// for few-row inputs (the text encoder's 77 tokens) that is half the memory traffic of an
     /// fp32 weight.
     public static func linear(_ x: Tensor, weight: WeightTensor, bias: Tensor?) -> Tensor {
+        linear(x, weight: weight, bias: bias, activation: nil)
+    }
+
+    /// An activation a product can apply to its results as they are written (`linear`'s
+    /// `activation`).
+    public enum Activation: Sendable, Hashable {
+        case gelu, quickGelu, silu, relu
+
+        /// The activation applied to a whole tensor, for the paths that cannot fuse it.
+        func apply(_ x: Tensor) -> Tensor {
+            switch self {
+            case .gelu: x.gelu()
+            case .quickGelu: x.quickGelu()
+            case .silu: x.silu()
+            case .relu: x.relu()
+            }
+        }
+    }
+
+    /// `activation(linear(x))`. In bf16 the activation runs inside oneDNN's product as it writes
+    /// each result (an eltwise post-op), so the output is not read and written again: the
+    /// text encoder's exact GELU over 77 × 4096 values per layer cost 12 ms per prompt as its
+    /// own pass (23 layers, kernel profiler). Elsewhere it is applied after the product.
+    public static func linear(_ x: Tensor, weight: WeightTensor, bias: Tensor?, activation: Activation?) -> Tensor {
         let k = weight.rowLength, n = weight.rows
         precondition(x.shape.last == k, "linear: input \(x.shape) vs weight \(weight.shape)")
         let m = x.count / k
         var outShape = x.shape
         outShape[outShape.count - 1] = n
-        return OpProfiler.measure("linear \(k)→\(n) ×\(m)\(weight.float32 == nil ? " (16-bit)" : "")") { Tensor(uninitializedShape: outShape) { o in
+        var fused = false
+        let product = OpProfiler.measure("linear \(k)→\(n) ×\(m)\(weight.float32 == nil ? " (16-bit)" : "")") { Tensor(uninitializedShape: outShape) { o in
             let out = o.baseAddress!
             x.data.withUnsafeBufferPointer { xp in
+                if m <= fewRowsMaximum, withBF16Weight(weight, { w in
+                    withBiasPointer(bias) { fewRowsProduct(xp.baseAddress!, m: m, k: k, weight: w, n: n, bias: $0, out: out) }
+                    return true
+                }) { return }
                 // In bf16 the bias goes to oneDNN with the product (no fill pass, no sum post-op
                 // reading C back): 77×1024×1024 0.53 → 0.50 ms in the C harness.
                 if withBF16Weight(weight, { w in
                     withBiasPointer(bias) { b in
                         BF16Matmul.gemm(transB: true, m: m, n: n, k: k, a: .float32(xp.baseAddress!, ld: k), b: .bfloat16(w, ld: k),
-                                        bias: b, c: out, ldc: n)
+                                        bias: b, activation: activation, c: out, ldc: n)
                     }
-                }) { return }
+                }) {
+                    fused = true
+                    return
+                }
                 if let bias { fillRows(out, rows: m, with: bias) }
                 widenedGEMM(weight, columns: m, threadedAbove: widenedThreadedColumns) { w, ldw, r, kr, first in
                     BLAS.gemm(transB: true, m: m, n: r.count, k: kr.count, a: xp.baseAddress! + kr.lowerBound, lda: k,
@@ -47,6 +79,117 @@ public enum NN {
                 }
             }
         } }
+        guard let activation, !fused else { return product }
+        return activation.apply(product)
+    }
+
+    /// `linear(tokens(x))` for an NCHW `x`, where `tokens` is `x.permute(0, 2, 3, 1)` as
+    /// `[B, HW, C]`: a transformer's `proj_in` with a linear projection (SD 2). The product reads
+    /// `x` transposed, so no token copy is made. Nil (nothing done) unless the weight is bf16
+    /// and the product runs in bf16; the caller then transposes and calls `linear`.
+    public static func linear(fromChannels x: Tensor, weight: WeightTensor, bias: Tensor?) -> Tensor? {
+        let (b, c, hw) = (x.shape[0], x.shape[1], x.count / (x.shape[0] * x.shape[1]))
+        let n = weight.rows
+        precondition(weight.rowLength == c, "linear: input \(x.shape) vs weight \(weight.shape)")
+        var done = false
+        let result = OpProfiler.measure("linear \(c)→\(n) ×\(b * hw) (from channels)") { Tensor(uninitializedShape: [b, hw, n]) { o in
+            x.data.withUnsafeBufferPointer { xp in
+                done = withBF16Weight(weight) { w in
+                    withBiasPointer(bias) { bp in
+                        (0..<b).allSatisfy { i in
+                            BF16Matmul.gemm(transA: true, transB: true, m: hw, n: n, k: c, a: .float32(xp.baseAddress! + i * c * hw, ld: hw),
+                                            b: .bfloat16(w, ld: c), bias: bp, c: o.baseAddress! + i * hw * n, ldc: n)
+                        }
+                    }
+                }
+            }
+        } }
+        return done ? result : nil
+    }
+
+    /// `residual + image(linear(tokens))`, where `image` turns `[B, HW, n]` back into NCHW of
+    /// `residual`'s shape: a transformer's `proj_out` with a linear projection and its residual
+    /// (SD 2). The product writes channel-major (`W · tokensᵀ`) onto `residual + bias`, so the
+    /// transpose and the residual's own pass go. Nil (nothing done) unless it runs in bf16.
+    public static func linear(toChannels tokens: Tensor, weight: WeightTensor, bias: Tensor?, residual: Tensor) -> Tensor? {
+        let (b, hw, k) = (tokens.shape[0], tokens.shape[1], tokens.shape[2])
+        let n = weight.rows
+        precondition(weight.rowLength == k && residual.count == b * n * hw, "linear: input \(tokens.shape) vs weight \(weight.shape)")
+        guard weight.withBF16Elements({ _ in true }) == true, BF16Matmul.worthIt(m: n, n: hw, k: k, weightInBF16: true) else { return nil }
+        var done = false
+        let result = OpProfiler.measure("linear \(k)→\(n) ×\(b * hw) (to channels)") { Tensor(uninitializedShape: residual.shape) { o in
+            let out = o.baseAddress!
+            residual.data.withUnsafeBufferPointer { rp in
+                let biasValues = bias?.data
+                let pointers = UncheckedSendable((UnsafeRawPointer(rp.baseAddress!), UnsafeMutableRawPointer(out)))
+                parallelFor(b * n) { row in
+                    let (r, d) = pointers.value
+                    let src = r.assumingMemoryBound(to: Float.self) + row * hw, dst = d.assumingMemoryBound(to: Float.self) + row * hw
+                    let add = biasValues?[row % n] ?? 0
+                    for i in 0..<hw { dst[i] = src[i] + add }
+                }
+            }
+            tokens.data.withUnsafeBufferPointer { tp in
+                done = withBF16Weight(weight) { w in
+                    (0..<b).allSatisfy { i in
+                        BF16Matmul.gemm(transB: true, m: n, n: hw, k: k, a: .bfloat16(w, ld: k), b: .float32(tp.baseAddress! + i * hw * k, ld: k),
+                                        beta: 1, c: out + i * n * hw, ldc: hw)
+                    }
+                }
+            }
+        } }
+        return done ? result : nil
+    }
+
+    /// Input rows up to which a linear layer with a bf16 weight runs `fewRowsProduct`.
+    static let fewRowsMaximum = 8
+
+    /// `out = x · Wᵀ + bias` for a few rows of `x` (`m` ≤ `fewRowsMaximum`) and a bf16 weight
+    /// `[n, k]`, reading the weight once, straight from bf16: the UNet's timestep-embedding
+    /// projections (one row per image). Such a product is bound by reading the weight; the GEMM
+    /// path widened it into fp32 blocks first and ran at ~3 GB/s (1.2 ms for 1280→1280, 13 of
+    /// them per UNet call). Each 64-byte load holds 32 weights; as 16 words, a shift gives the
+    /// even ones and a mask the odd ones as fp32 (bf16 is fp32's high half), which multiply the
+    /// even and odd entries of `x`, split once per call. Accumulation is fp32, products exact.
+    static func fewRowsProduct(_ x: UnsafePointer<Float>, m: Int, k: Int, weight w: UnsafePointer<UInt16>, n: Int,
+                               bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        typealias F16 = SIMD16<Float>
+        let vectorK = k / 32 * 32
+        // x split into even and odd entries, 16 of each per 32 columns: [m][vectorK / 2] each.
+        var even = [Float](repeating: 0, count: m * vectorK / 2), odd = even
+        for i in 0..<m {
+            for j in 0..<vectorK / 2 {
+                even[i * vectorK / 2 + j] = x[i * k + 2 * j]
+                odd[i * vectorK / 2 + j] = x[i * k + 2 * j + 1]
+            }
+        }
+        let split = UncheckedSendable((even, odd, UnsafeRawPointer(x), UnsafeRawPointer(w), bias.map { UnsafeRawPointer($0) },
+                                       UnsafeMutableRawPointer(out)))
+        parallelChunks(n, minChunk: 64) { rows in
+            let (even, odd, xRaw, wRaw, biasRaw, outRaw) = split.value
+            let x = xRaw.assumingMemoryBound(to: Float.self), w = wRaw.assumingMemoryBound(to: UInt16.self)
+            let out = outRaw.assumingMemoryBound(to: Float.self), bias = biasRaw?.assumingMemoryBound(to: Float.self)
+            even.withUnsafeBufferPointer { ep in odd.withUnsafeBufferPointer { op in
+                for r in rows {
+                    let row = w + r * k
+                    for i in 0..<m {
+                        var accE = F16(), accO = F16()
+                        let xe = ep.baseAddress! + i * vectorK / 2, xo = op.baseAddress! + i * vectorK / 2
+                        var j = 0
+                        while j < vectorK {
+                            let words = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<UInt32>.self)
+                            let lo = unsafeBitCast(words &<< 16, to: F16.self), hi = unsafeBitCast(words & 0xFFFF_0000, to: F16.self)
+                            accE.addProduct(lo, UnsafeRawPointer(xe + j / 2).loadUnaligned(as: F16.self))
+                            accO.addProduct(hi, UnsafeRawPointer(xo + j / 2).loadUnaligned(as: F16.self))
+                            j += 32
+                        }
+                        var sum = (accE + accO).sum()
+                        for t in vectorK..<k { sum += Float(bitPattern: UInt32(row[t]) << 16) * x[i * k + t] }
+                        out[i * n + r] = sum + (bias?[r] ?? 0)
+                    }
+                }
+            } }
+        }
     }
 
     /// Runs a GEMM that multiplies by `weight` (viewed as `[rows, rowLength]`, summed over its

@@ -165,6 +165,55 @@ struct BF16MatmulTests {
         #expect(third.data == bf16.data)
     }
 
+    /// An activation passed to `linear` runs inside oneDNN's product (an eltwise post-op) and
+    /// gives what the same activation applied afterwards gives; without bf16 it is applied after.
+    @Test(arguments: [NN.Activation.gelu, .quickGelu, .silu, .relu]) func linearFusesItsActivation(_ activation: NN.Activation) {
+        func values(_ n: Int, _ f: Double) -> [Float] { (0..<n).map { Float(sin(Double($0) * f)) * 2 } }
+        let weight = WeightTensor(shape: [48, 64], storage: .bfloat16(values(48 * 64, 0.13).map { BF16Matmul.bfloat16(bits: $0.bitPattern) }))
+        let x = Tensor(shape: [1, 20, 64], data: values(20 * 64, 0.29))
+        let bias = Tensor(shape: [48], data: values(48, 0.7))
+        for forced in [true, false] {
+            let (fused, separate) = BF16Matmul.$forced.withValue(forced) {
+                (NN.linear(x, weight: weight, bias: bias, activation: activation),
+                 activation.apply(NN.linear(x, weight: weight, bias: bias)))
+            }
+            let scale = separate.data.map(abs).max() ?? 1
+            let worst = zip(fused.data, separate.data).map { abs($0 - $1) }.max() ?? .nan
+            #expect(worst <= 1e-5 * scale, "\(activation), bf16 \(forced): worst error \(worst) of \(scale)")
+        }
+    }
+
+    /// A transformer's `proj_in` and `proj_out` read and write channel-major images directly in
+    /// bf16 (`NN.linear(fromChannels:)`, `NN.linear(toChannels:residual:)`): the same as
+    /// transposing into tokens, the product, transposing back and adding the residual. Without
+    /// bf16 they decline and the caller takes that longer way.
+    @Test func projectionsReadAndWriteChannelMajorImages() throws {
+        func values(_ n: Int, _ f: Double) -> [Float] { (0..<n).map { Float(sin(Double($0) * f)) } }
+        let (b, c, h, w, inner) = (2, 24, 5, 7, 40)
+        let x = Tensor(shape: [b, c, h, w], data: values(b * c * h * w, 0.37))
+        let projIn = WeightTensor(shape: [inner, c], storage: .bfloat16(values(inner * c, 0.11).map { BF16Matmul.bfloat16(bits: $0.bitPattern) }))
+        let projOut = WeightTensor(shape: [c, inner], storage: .bfloat16(values(c * inner, 0.23).map { BF16Matmul.bfloat16(bits: $0.bitPattern) }))
+        let biasIn = Tensor(shape: [inner], data: values(inner, 0.5)), biasOut = Tensor(shape: [c], data: values(c, 0.9))
+        let tokens = x.reshaped([b, c, h * w]).transposedLast2()
+        try BF16Matmul.$forced.withValue(true) {
+            let seq = try #require(NN.linear(fromChannels: x, weight: projIn, bias: biasIn))
+            let seqReference = NN.linear(tokens, weight: projIn, bias: biasIn)
+            #expect(seq.shape == [b, h * w, inner])
+            let scaleIn = seqReference.data.map(abs).max() ?? 1
+            #expect(zip(seq.data, seqReference.data).allSatisfy { abs($0 - $1) <= 1e-5 * scaleIn })
+            let y = try #require(NN.linear(toChannels: seqReference, weight: projOut, bias: biasOut, residual: x))
+            var reference = NN.linear(seqReference, weight: projOut, bias: biasOut).transposedLast2().reshaped([b, c, h, w])
+            reference += x
+            #expect(y.shape == x.shape)
+            let scaleOut = reference.data.map(abs).max() ?? 1
+            #expect(zip(y.data, reference.data).allSatisfy { abs($0 - $1) <= 1e-5 * scaleOut })
+        }
+        BF16Matmul.$forced.withValue(false) {
+            #expect(NN.linear(fromChannels: x, weight: projIn, bias: biasIn) == nil)
+            #expect(NN.linear(toChannels: NN.linear(tokens, weight: projIn, bias: biasIn), weight: projOut, bias: biasOut, residual: x) == nil)
+        }
+    }
+
     /// With Winograd's filters not kept (the default budget is 0), a 3×3 layer both kernels can
     /// run goes to Winograd only with enough tiles to share its per-call filter transform, and to
     /// oneDNN's direct convolution below; kept filters bring Winograd back.

@@ -56,6 +56,27 @@ import Testing
         #expect(Self.worstRelative(y16, y32) <= 1e-5)
     }
 
+    /// A linear layer with a bf16 weight and a few input rows (the UNet's timestep embedding)
+    /// reads the weight straight from bf16: exact products summed in fp32, so it matches the
+    /// double-precision product of the same bf16 values closely, also past the last whole run of
+    /// 32 columns and for several rows.
+    @Test(arguments: [(1, 72, 40), (3, 64, 33), (8, 31, 9), (2, 1280, 70)]) func fewRowsReadBF16WeightsDirectly(_ p: (Int, Int, Int)) {
+        let (m, k, n) = p
+        let bits = (0..<(n * k)).map { BF16Matmul.bfloat16(bits: Float(sin(Double($0) * 0.19)).bitPattern) }
+        let weight = WeightTensor(shape: [n, k], storage: .bfloat16(bits))
+        let x = Tensor(shape: [m, k], data: (0..<(m * k)).map { Float(cos(Double($0) * 0.07)) })
+        let bias = Tensor(shape: [n], data: (0..<n).map { Float($0) * 0.01 })
+        let y = NN.linear(x, weight: weight, bias: bias)
+        #expect(y.shape == [m, n])
+        for i in 0..<m {
+            for r in 0..<n {
+                var sum = Double(bias.data[r])
+                for j in 0..<k { sum += Double(Float(bitPattern: UInt32(bits[r * k + j]) << 16)) * Double(x.data[i * k + j]) }
+                #expect(abs(Double(y.data[i * n + r]) - sum) <= 1e-5 * Swift.max(1, abs(sum)), "row \(i), output \(r)")
+            }
+        }
+    }
+
     @Test func blocksWidenExactly() {
         let bits: [UInt16] = [0x3F80, 0xC000, 0x0000, 0x7F80, 0x4049, 0xBF00]  // 1, −2, 0, +inf, 3.140625, −0.5
         let bf = WeightTensor(shape: [2, 3], storage: .bfloat16(bits))

@@ -73,7 +73,7 @@ struct CLIPEncoderLayer: Sendable {
 
     func callAsFunction(_ x: Tensor) -> Tensor {
         let h = x + selfAttn(layerNorm1(x))
-        return h + fc2(act(fc1(layerNorm2(h))))
+        return h + fc2(fc1(layerNorm2(h), then: act))
     }
 }
 

@@ -13,6 +13,13 @@ public struct Linear: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { NN.linear(x, weight: weight, bias: bias) }
+
+    /// `activation(self(x))`, the activation fused into the product where it can be
+    /// (`NN.linear(_:weight:bias:activation:)`).
+    public func callAsFunction(_ x: Tensor, then activation: Activation) -> Tensor {
+        guard let fused = activation.fusable else { return activation(self(x)) }
+        return NN.linear(x, weight: weight, bias: bias, activation: fused)
+    }
 }
 
 /// `torch.nn.Conv2d` (NCHW); the weight stays at its stored precision (see `WeightTensor`).
@@ -82,6 +89,17 @@ public enum Activation: String, Sendable {
     public init(name: String) throws {
         guard let a = Activation(rawValue: name) else { throw ModelConfigError.unsupported(field: "act_fn", value: name) }
         self = a
+    }
+
+    /// The same activation as a product can apply while writing its results, if it can.
+    var fusable: NN.Activation? {
+        switch self {
+        case .silu, .swish: .silu
+        case .relu: .relu
+        case .gelu: .gelu
+        case .quickGelu: .quickGelu
+        case .tanh: nil
+        }
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {

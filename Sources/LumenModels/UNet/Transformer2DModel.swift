@@ -80,8 +80,16 @@ public struct Transformer2DModel: Sendable {
         let (h, w) = (x.shape[2], x.shape[3])
         var y = norm(x)
         var seq: Tensor
-        if let projIn { seq = tokens(fromImage: projIn(y)) } else { seq = projInLinear!(tokens(fromImage: y)) }
+        if let projIn {
+            seq = tokens(fromImage: projIn(y))
+        } else {
+            let projInLinear = projInLinear!
+            seq = NN.linear(fromChannels: y, weight: projInLinear.weight, bias: projInLinear.bias) ?? projInLinear(tokens(fromImage: y))
+        }
         for block in blocks { seq = block(seq, context: context) }
+        if let projOutLinear, let out = NN.linear(toChannels: seq, weight: projOutLinear.weight, bias: projOutLinear.bias, residual: x) {
+            return out
+        }
         if let projOut {
             y = projOut(image(fromTokens: seq, height: h, width: w))
         } else {
