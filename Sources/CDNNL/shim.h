@@ -4,3 +4,6 @@
 // inside our own parallel tasks (declared by hand: clang does not see GCC's omp.h).
 int omp_get_max_threads(void);
 void omp_set_num_threads(int num_threads);
+// libgomp's entry point for a parallel region (what `#pragma omp parallel` compiles to): runs
+// fn(data) on every thread of the calling thread's team, the caller included.
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned int flags);

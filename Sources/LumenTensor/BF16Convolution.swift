@@ -205,6 +205,7 @@ public enum BF16Convolution {
             memories.append(memory)
             args.append(dnnl_exec_arg_t(arg: argument, memory: memory))
         }
+        OpenMPTeam.noteProduct(onTeam: true)
         guard dnnl_primitive_execute(primitive, stream, Int32(args.count), &args) == dnnl_success else { return false }
         return dnnl_stream_wait(stream) == dnnl_success
     }

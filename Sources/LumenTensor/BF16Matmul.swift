@@ -84,6 +84,10 @@ public enum BF16Matmul {
     }
     private static let state = State()
 
+    /// Multiply-adds per product from which attention runs in bf16 (`LUMEN_ATTENTION_BF16_MIN`
+    /// overrides, for measuring: the UNet's small attentions timed the same either way).
+    static let attentionMinimum: Int = Int(getenvString("LUMEN_ATTENTION_BF16_MIN") ?? "") ?? 1 << 28
+
     /// Whether attention over `lq` queries and `lk` keys, `dim` channels over all heads, runs its
     /// products in bf16: its operands are converted once per call, so only the work matters.
     /// From 2²⁸ multiply-adds per product (the SD UNet's 1024 tokens at 640 channels and up):
@@ -93,7 +97,7 @@ public enum BF16Matmul {
     /// channels) stays fp32, where oneDNN's per-call cost on small tiles lost time.
     static func attentionWorthIt(lq: Int, lk: Int, dim: Int) -> Bool {
         if let forced { return forced }
-        return enabled && lq * lk * dim >= 1 << 28
+        return enabled && lq * lk * dim >= attentionMinimum
     }
 
     /// Whether a product of this size goes to bf16 (`forced` decides alone when set). With a
@@ -250,6 +254,7 @@ public enum BF16Matmul {
             }
             args.append(dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: memBias))
         }
+        if !key.singleThreaded { OpenMPTeam.noteProduct(onTeam: true) }
         guard dnnl_primitive_execute(compiled.primitive, stream, Int32(args.count), &args) == dnnl_success else { return false }
         return dnnl_stream_wait(stream) == dnnl_success
     }

@@ -20,7 +20,9 @@ public enum BLAS {
         threadCountLock.lock()
         defer { threadCountLock.unlock() }
         openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(ComputeThreads.count)) }
+        let outer = lowered
+        lowered = true
+        defer { lowered = outer; openblas_set_num_threads(Int32(ComputeThreads.count)) }
         return try body()
     }
 
@@ -33,6 +35,10 @@ public enum BLAS {
     /// a product on its own thread. Products inside the section's tasks run on its worker threads
     /// without taking it.
     static let threadCountLock = NSRecursiveLock()
+
+    /// Whether OpenBLAS runs on one thread now (inside `singleThreaded`; written with
+    /// `threadCountLock` held, read without it only to choose the pool of the next loop).
+    nonisolated(unsafe) static var lowered = false
 
     /// `C[M×N] = alpha · op(A) · op(B) + beta · C`, with leading dimensions in elements.
     /// Large products go to `BF16Matmul` when bf16 products are on (the default on AVX512-BF16
@@ -52,6 +58,8 @@ public enum BLAS {
         if !ParallelContext.inTask && BF16Matmul.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) { return }
         let topLevel = !ParallelContext.inTask
+        // OpenBLAS threads products from 2¹⁸ multiply-adds (`interface/gemm.c`).
+        if topLevel && !lowered && m * n * k >= 1 << 18 { OpenMPTeam.noteProduct(onTeam: false) }
         if topLevel { threadCountLock.lock() }
         defer { if topLevel { threadCountLock.unlock() } }
         cblas_sgemm(
