@@ -273,6 +273,29 @@ public enum NN {
     /// transforms together, and in blocks of output channels (≤ `widenedConvBlockFloats`) for the
     /// GEMM paths, so no fp32 copy of a big filter bank (up to 118 MB in the SD UNet) is made.
     public static func conv2d(_ x: Tensor, weight: WeightTensor, bias: Tensor?, stride: Int = 1, padding: Padding) -> Tensor {
+        conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, adding: nil, then: nil)
+    }
+
+    /// `activation(conv2d(x) + residual)`. Winograd adds the residual and applies a ReLU in its
+    /// output transform as it writes each result (`Winograd.Epilogue`), saving two passes over
+    /// the output; other paths and activations do them afterwards.
+    public static func conv2d(_ x: Tensor, weight: WeightTensor, bias: Tensor?, stride: Int = 1, padding: Padding,
+                              adding residual: Tensor?, then activation: Activation?) -> Tensor {
+        var fused = false
+        var y = conv2dCore(x, weight: weight, bias: bias, stride: stride, padding: padding, residual: residual,
+                           reluInWinograd: activation == .relu, fused: &fused)
+        if !fused, let residual {
+            precondition(residual.shape == y.shape, "conv2d: residual \(residual.shape) vs output \(y.shape)")
+            y += residual
+        }
+        if let activation, !(fused && activation == .relu) { y = activation.apply(y) }
+        return y
+    }
+
+    /// `conv2d`'s paths; Winograd also takes `residual` and, when `reluInWinograd`, the ReLU of
+    /// a `.relu` activation (setting `fused`) — nothing else does.
+    private static func conv2dCore(_ x: Tensor, weight: WeightTensor, bias: Tensor?, stride: Int, padding: Padding,
+                                   residual: Tensor?, reluInWinograd: Bool, fused: inout Bool) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, kc, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
         precondition(kc == c, "conv2d: input \(x.shape) vs weight \(weight.shape)")
@@ -290,11 +313,19 @@ public enum NN {
         Tensor(uninitializedShape: [n, o, outH, outW]) { out in
             x.data.withUnsafeBufferPointer { xp in
                 if winograd {
-                    withBiasPointer(bias) { bp in
-                        Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w,
-                                         weightRows: { rows, body in weight.withFloatRows(rows) { body($0) } }, o: o,
-                                         bias: bp, out: out.baseAddress!, filterCache: weight.winogradFilters)
+                    let residualData = residual.map { r -> [Float] in
+                        precondition(r.shape == [n, o, outH, outW], "conv2d: residual \(r.shape) vs output \([n, o, outH, outW])")
+                        return r.data
                     }
+                    withBiasPointer(bias) { bp in
+                        withOptionalPointer(residualData) { rp in
+                            Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w,
+                                             weightRows: { rows, body in weight.withFloatRows(rows) { body($0) } }, o: o,
+                                             bias: bp, out: out.baseAddress!, filterCache: weight.winogradFilters,
+                                             epilogue: Winograd.Epilogue(residual: rp, relu: reluInWinograd))
+                        }
+                    }
+                    fused = true
                     return
                 }
                 if oneDNN {
@@ -385,6 +416,11 @@ public enum NN {
     /// returns its answer: whether the product was done in bf16. False for other storage.
     static func withBF16Weight(_ weight: WeightTensor, _ body: (UnsafePointer<UInt16>) -> Bool) -> Bool {
         weight.withBF16Elements(body) ?? false
+    }
+
+    /// Calls `body` with a pointer to `values`, or nil without them.
+    private static func withOptionalPointer<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+        if let values { return values.withUnsafeBufferPointer { body($0.baseAddress!) } } else { return body(nil) }
     }
 
     /// Calls `body` with a pointer to the bias values, or nil without a bias.

@@ -28,6 +28,18 @@ import Foundation
 /// With bf16 products on (`BF16Matmul.winogradWorthIt`) both transforms write bf16 and the 36
 /// products of a block or chunk are one batched oneDNN call: nothing is converted per product.
 public enum Winograd {
+    /// What the output transform does to each result before writing it: add the value at the
+    /// same place of `residual` (NCHW, the output's shape), then clamp at zero when `relu`. Done
+    /// as the results are written, this saves the passes over the whole output that a residual
+    /// block's addition and ReLU made (TAESD's blocks: `relu(conv(…) + x)`).
+    struct Epilogue {
+        var residual: UnsafePointer<Float>? = nil
+        var relu = false
+
+        /// The epilogue for one output plane starting at `offset` (the residual moved there).
+        func plane(_ offset: Int) -> Epilogue { Epilogue(residual: residual.map { $0 + offset }, relu: relu) }
+    }
+
     /// On unless `LUMEN_WINOGRAD=0` (for measuring against the direct path).
     public static let enabled: Bool = getenvString("LUMEN_WINOGRAD") != "0"
 
@@ -101,7 +113,7 @@ public enum Winograd {
                         out: UnsafeMutablePointer<Float>,
                         filterBlockFloats: Int = ScratchPool.maximumPooledFloats, chunkRows: Int? = nil,
                         blockTiles: Int = Winograd.blockTiles, fusedChannels: Int = Winograd.fusedMaximumChannels,
-                        filterCache: DerivedWeightCache? = nil) {
+                        filterCache: DerivedWeightCache? = nil, epilogue: Epilogue = Epilogue()) {
         let tilesX = (w + 3) / 4, tilesY = (h + 3) / 4
         // Chunk of tile rows (over all images): 36 · max(c, o) · rows · tilesX ≤ chunkFloats.
         let totalRows = n * tilesY
@@ -162,7 +174,7 @@ public enum Winograd {
         if wholeU && cached == nil { transformFilters(0..<o) }
         if fused {
             fusedBlocks(x, n: n, c: c, h: h, w: w, o: o, bias: bias, out: out, u: u, u16: u16,
-                        tilesX: tilesX, tilesY: tilesY, blockTiles: blockTiles)
+                        tilesX: tilesX, tilesY: tilesY, blockTiles: blockTiles, epilogue: epilogue)
             return
         }
         let vFloats = bf16 ? (36 * c * capacity + 1) / 2 : 36 * c * capacity
@@ -191,7 +203,7 @@ public enum Winograd {
                 }
                 OpProfiler.measure("  winograd output transform \(o) @\(h)×\(w)") {
                     outputTransform(m, o: ob, outChannels: o, firstChannel: o0, h: h, w: w, tilesX: tilesX, tilesY: tilesY,
-                                    row0: row0, rows: rows, t: t, bias: bias, out: out)
+                                    row0: row0, rows: rows, t: t, bias: bias, out: out, epilogue: epilogue)
                 }
                 o0 += ob
             }
@@ -240,7 +252,7 @@ public enum Winograd {
     /// transformed filters (fp32, or bf16 when the products run in bf16).
     static func fusedBlocks(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, o: Int, bias: UnsafePointer<Float>?,
                             out: UnsafeMutablePointer<Float>, u: UnsafePointer<Float>, u16: UnsafePointer<UInt16>?,
-                            tilesX: Int, tilesY: Int, blockTiles: Int) {
+                            tilesX: Int, tilesY: Int, blockTiles: Int, epilogue: Epilogue) {
         let cols = Swift.min(tilesX, Swift.max(1, blockTiles))
         let rowsPerBlock = Swift.max(1, blockTiles / cols)
         let totalRows = n * tilesY
@@ -287,7 +299,8 @@ public enum Winograd {
                                 for rr in 0..<rows {
                                     let image = (r0 + rr) / tilesY, ty = (r0 + rr) % tilesY
                                     outputTileRow(m + oc * t + rr * bc, step: o * t, out + (image * o + oc) * h * w, h: h, w: w,
-                                                  ty: ty, tx0: tx0, cols: bc, bias: bias?[oc] ?? 0, scratch: vectors)
+                                                  ty: ty, tx0: tx0, cols: bc, bias: bias?[oc] ?? 0, scratch: vectors,
+                                                  epilogue: epilogue.plane((image * o + oc) * h * w))
                                 }
                             }
                             }

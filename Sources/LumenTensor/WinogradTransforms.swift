@@ -191,7 +191,7 @@ extension Winograd {
     /// `m` holds the products of `o` output channels starting at `firstChannel` of `outChannels`.
     static func outputTransform(_ m: UnsafePointer<Float>, o: Int, outChannels: Int, firstChannel: Int, h: Int, w: Int,
                                 tilesX: Int, tilesY: Int, row0: Int, rows: Int, t: Int, bias: UnsafePointer<Float>?,
-                                out: UnsafeMutablePointer<Float>) {
+                                out: UnsafeMutablePointer<Float>, epilogue: Epilogue = Epilogue()) {
         parallelFor(o) { oc in
             let s = UnsafeMutablePointer<F8>.allocate(capacity: 40)
             defer { s.deallocate() }
@@ -199,8 +199,9 @@ extension Winograd {
             for r in 0..<rows {
                 let global = row0 + r
                 let image = global / tilesY, ty = global % tilesY
-                outputTileRow(m + oc * t + r * tilesX, step: o * t, out + (image * outChannels + firstChannel + oc) * h * w,
-                              h: h, w: w, ty: ty, tx0: 0, cols: tilesX, bias: b, scratch: s)
+                let plane = (image * outChannels + firstChannel + oc) * h * w
+                outputTileRow(m + oc * t + r * tilesX, step: o * t, out + plane,
+                              h: h, w: w, ty: ty, tx0: 0, cols: tilesX, bias: b, scratch: s, epilogue: epilogue.plane(plane))
             }
         }
     }
@@ -210,7 +211,8 @@ extension Winograd {
     /// (+ `bias`) are written into `plane`, clipped to the picture. `scratch` holds 40 vectors.
     @inline(__always)
     static func outputTileRow(_ m: UnsafePointer<Float>, step: Int, _ plane: UnsafeMutablePointer<Float>, h: Int, w: Int,
-                              ty: Int, tx0: Int, cols: Int, bias: Float, scratch s: UnsafeMutablePointer<F8>) {
+                              ty: Int, tx0: Int, cols: Int, bias: Float, scratch s: UnsafeMutablePointer<F8>,
+                              epilogue: Epilogue = Epilogue()) {
         let y = s + 24  // Aᵀ M is s[0..<24] (4×6), then y (4×4, lane = tile)
         let b = F8(repeating: bias)
         var k = 0
@@ -237,11 +239,17 @@ extension Winograd {
                 let oy = ty * 4 + i
                 guard oy < h else { break }
                 let line = plane + oy * w
+                let residual = epilogue.residual.map { $0 + oy * w }
                 if lanes == 8 && first + 32 <= w {
-                    interleave32(y + i * 4, into: line + first)
+                    interleave32(y + i * 4, into: line + first, adding: residual.map { $0 + first }, relu: epilogue.relu)
                 } else {
                     for lane in 0..<lanes {
-                        for q in 0..<4 where first + 4 * lane + q < w { line[first + 4 * lane + q] = y[i * 4 + q][lane] }
+                        for q in 0..<4 where first + 4 * lane + q < w {
+                            var value = y[i * 4 + q][lane]
+                            if let residual { value += residual[first + 4 * lane + q] }
+                            if epilogue.relu { value = Swift.max(value, 0) }
+                            line[first + 4 * lane + q] = value
+                        }
                     }
                 }
             }
@@ -265,13 +273,24 @@ extension Winograd {
 
     /// The inverse of `deinterleave32`: `dst[4k + q] = y[q][k]` for the 4 phases of 8 tiles,
     /// read from memory as two 16-lane loads (from vectors in registers LLVM built the result
-    /// lane by lane; from loads it emits two permutes).
+    /// lane by lane; from loads it emits two permutes), with `residual`'s 32 values at the same
+    /// place added and the ReLU applied when asked (the `Epilogue`).
     @inline(__always)
-    static func interleave32(_ y: UnsafePointer<F8>, into dst: UnsafeMutablePointer<Float>) {
+    static func interleave32(_ y: UnsafePointer<F8>, into dst: UnsafeMutablePointer<Float>, adding residual: UnsafePointer<Float>? = nil,
+                             relu: Bool = false) {
         let raw = UnsafeRawPointer(y)
         let p = raw.loadUnaligned(as: SIMD16<Float>.self), q = raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-        let lo = SIMD16<Float>(p[0], p[8], q[0], q[8], p[1], p[9], q[1], q[9], p[2], p[10], q[2], q[10], p[3], p[11], q[3], q[11])
-        let hi = SIMD16<Float>(p[4], p[12], q[4], q[12], p[5], p[13], q[5], q[13], p[6], p[14], q[6], q[14], p[7], p[15], q[7], q[15])
+        var lo = SIMD16<Float>(p[0], p[8], q[0], q[8], p[1], p[9], q[1], q[9], p[2], p[10], q[2], q[10], p[3], p[11], q[3], q[11])
+        var hi = SIMD16<Float>(p[4], p[12], q[4], q[12], p[5], p[13], q[5], q[13], p[6], p[14], q[6], q[14], p[7], p[15], q[7], q[15])
+        if let residual {
+            let r = UnsafeRawPointer(residual)
+            lo += r.loadUnaligned(as: SIMD16<Float>.self)
+            hi += r.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        }
+        if relu {
+            lo.replace(with: 0, where: lo .< 0)
+            hi.replace(with: 0, where: hi .< 0)
+        }
         let out = UnsafeMutableRawPointer(dst)
         out.storeBytes(of: lo, as: SIMD16<Float>.self)
         out.storeBytes(of: hi, toByteOffset: 64, as: SIMD16<Float>.self)

@@ -57,6 +57,41 @@ import Testing
         #expect(worst <= 1e-5 * scale, "max error \(worst) (scale \(scale))")
     }
 
+    /// A residual added and an activation applied with the convolution give what adding and
+    /// applying them afterwards gives: inside Winograd's output transform (ReLU; fused and
+    /// chunked paths, clipped last tiles), and afterwards on the other paths (im2col) and for
+    /// other activations.
+    @Test(arguments: [(2, 16, 12, 37, 45, NN.Activation.relu, Winograd.fusedMaximumChannels), (1, 16, 12, 37, 45, .relu, 0),
+                      (1, 12, 10, 5, 4, .relu, Winograd.fusedMaximumChannels), (2, 16, 12, 37, 45, .silu, Winograd.fusedMaximumChannels)])
+    func residualAndActivationMatchSeparatePasses(_ p: (Int, Int, Int, Int, Int, NN.Activation, Int)) {
+        let (n, c, o, h, w, activation, fusedChannels) = p
+        let x = Tensor(shape: [n, c, h, w], data: Self.values(n * c * h * w, seed: 4))
+        let weight = Tensor(shape: [o, c, 3, 3], data: Self.values(o * c * 9, seed: 5).map { $0 * 0.3 })
+        let bias = Tensor(shape: [o], data: Self.values(o, seed: 6))
+        let residual = Tensor(shape: [n, o, h, w], data: Self.values(n * o * h * w, seed: 7))
+        var separate = NN.conv2d(x, weight: weight, bias: bias, padding: .same(1))
+        separate += residual
+        separate = activation.apply(separate)
+        var fused = NN.conv2d(x, weight: WeightTensor(weight), bias: bias, padding: .same(1), adding: residual, then: activation)
+        if fusedChannels == 0 {
+            // The chunked path (wide layers) takes the same epilogue.
+            var y = [Float](repeating: .nan, count: n * o * h * w)
+            x.data.withUnsafeBufferPointer { xp in weight.data.withUnsafeBufferPointer { wp in bias.data.withUnsafeBufferPointer { bp in
+                residual.data.withUnsafeBufferPointer { rp in y.withUnsafeMutableBufferPointer { yp in
+                    Winograd.conv3x3(xp.baseAddress!, n: n, c: c, h: h, w: w,
+                                     weightRows: { rows, body in body(wp.baseAddress! + rows.lowerBound * c * 9) }, o: o,
+                                     bias: bp.baseAddress!, out: yp.baseAddress!, chunkRows: 3, fusedChannels: 0,
+                                     epilogue: Winograd.Epilogue(residual: rp.baseAddress!, relu: true))
+                } }
+            } } }
+            fused = Tensor(shape: [n, o, h, w], data: y)
+        }
+        let worst = zip(fused.data, separate.data).map { abs($0 - $1) }.max() ?? .nan
+        #expect(fused.shape == separate.shape)
+        #expect(worst <= 1e-6 * (separate.data.map(abs).max() ?? 1), "worst error \(worst)")
+        #expect(activation != .relu || !fused.data.contains { $0 < 0 })
+    }
+
     /// The chunked Winograd path with its filters transformed in blocks of output channels (as for
     /// the UNet's wide layers) and its tiles in several chunks, so each chunk transforms every
     /// block again: the same result as the direct convolution, also for a last block narrower

@@ -47,11 +47,10 @@ enum TinyLayer: Sendable {
         case let .conv(c): return c(x)
         case let .act(a): return a(x)
         case let .block(conv, skip, act):
-            // AutoencoderTinyBlock: relu(conv(act(conv(act(conv(x))))) + skip(x))
-            var h = conv[2](act(conv[1](act(conv[0](x)))))
-            h += skip.map { $0(x) } ?? x
-            h.formReLU()
-            return h
+            // AutoencoderTinyBlock: relu(conv(act(conv(act(conv(x))))) + skip(x)), each
+            // activation, the skip's addition and the last ReLU done as the convolutions write.
+            let h = conv[1](conv[0](x, then: act), then: act)
+            return conv[2](h, adding: skip.map { $0(x) } ?? x, then: .relu)
         case let .upsample(f): return x.upsampleNearest(height: x.shape[2] * f, width: x.shape[3] * f)
         }
     }

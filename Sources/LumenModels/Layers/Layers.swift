@@ -41,6 +41,13 @@ public struct Conv2d: Sendable {
         NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
     }
 
+    /// `activation(self(x) + residual)`, both done as Winograd writes its results where it
+    /// runs the convolution (`NN.conv2d(_:weight:bias:stride:padding:adding:then:)`).
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor? = nil, then activation: Activation) -> Tensor {
+        let y = NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, adding: residual, then: activation.fusable)
+        return activation.fusable == nil ? activation(y) : y
+    }
+
     /// Convolution with explicit padding (e.g. diffusers' `Downsample2D` with `padding=0`,
     /// which pads right and bottom by one pixel before a stride-2 convolution).
     public func callAsFunction(_ x: Tensor, padding explicit: NN.Padding) -> Tensor {
