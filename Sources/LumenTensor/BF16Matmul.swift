@@ -199,6 +199,17 @@ public enum BF16Matmul {
         return SIMD8<UInt16>(h[1], h[3], h[5], h[7], h[9], h[11], h[13], h[15])
     }
 
+    /// Sixteen fp32 values rounded to bf16, to nearest even (the high halves picked lane by lane,
+    /// as in the eight-lane form).
+    @inline(__always)
+    static func bfloat16(_ v: SIMD16<Float>) -> SIMD16<UInt16> {
+        var bits = unsafeBitCast(v, to: SIMD16<UInt32>.self)
+        bits &+= 0x7FFF &+ ((bits &>> 16) & 1)
+        let h = unsafeBitCast(bits, to: SIMD32<UInt16>.self)
+        return SIMD16<UInt16>(h[1], h[3], h[5], h[7], h[9], h[11], h[13], h[15],
+                              h[17], h[19], h[21], h[23], h[25], h[27], h[29], h[31])
+    }
+
     /// `C = alpha·op(A)·op(B) + beta·C` on bf16 operands already converted, on the calling thread
     /// only (for tasks of `parallelFor`: oneDNN's OpenMP threads are not started). Returns false
     /// when oneDNN cannot run it; the caller then has to compute it another way.

@@ -25,7 +25,7 @@ import Testing
     /// Attention's bf16 probabilities: base-2 numerators within bf16 rounding of the exact ones
     /// (the polynomial's own error is ~4e-5), their fp32 sum within 1e-4, a masked −∞ giving 0.
     @Test func base2SoftmaxNumeratorsRoundToBF16() {
-        let n = 1011  // a scalar tail of 3 after 16-wide steps
+        let n = 1011  // a scalar tail of 19 after 32-wide steps
         var row = (0..<n).map { Float(sin(Double($0) * 0.41) * 20) }
         row[5] = -.infinity
         var dst = [UInt16](repeating: 0, count: n)
