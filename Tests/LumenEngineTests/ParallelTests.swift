@@ -33,30 +33,4 @@ import Testing
         }
         #expect((0..<8).allSatisfy { total[$0] == 100 })
     }
-
-    /// Where Debian's OpenMP build of OpenBLAS is installed (`tools/bootstrap.sh` installs it),
-    /// the run path in `Package.swift` must load it ahead of the pthreads build the system points
-    /// at; and its threaded products, inside and outside `singleThreaded`, must equal a plain
-    /// triple loop.
-    @Test func openBLASRunsOnTheOpenMPBuildWhereInstalled() {
-        #if os(Linux) && arch(x86_64)
-        if FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0") {
-            #expect(BLAS.onOpenMP, "OpenBLAS's OpenMP build is installed but the pthreads build was loaded")
-        }
-        #endif
-        let (m, n, k) = (96, 80, 72)  // 553k multiply-adds: threaded by OpenBLAS (from 2^18)
-        let a = (0..<(m * k)).map { Float(($0 * 7) % 13) - 6 }, b = (0..<(k * n)).map { Float(($0 * 5) % 11) - 5 }
-        var expected = [Float](repeating: 0, count: m * n)
-        for i in 0..<m { for j in 0..<n { for p in 0..<k { expected[i * n + j] += a[i * k + p] * b[p * n + j] } } }
-        for lowered in [false, true] {
-            var c = [Float](repeating: .nan, count: m * n)
-            BF16Matmul.$forced.withValue(false) {
-                let run = { c.withUnsafeMutableBufferPointer { cp in
-                    BLAS.gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: cp.baseAddress!, ldc: n)
-                } }
-                if lowered { BLAS.singleThreaded(run) } else { run() }
-            }
-            #expect(c == expected, "lowered: \(lowered)")
-        }
-    }
 }
