@@ -18,11 +18,6 @@ let optimize: [SwiftSetting] = [
 // slow enough to time out under load. Bounds checks stay on in debug (-O, not -Ounchecked).
 let kernels: [SwiftSetting] = optimize + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
-// Debian's OpenMP build of OpenBLAS (libopenblas0-openmp), searched before the system's default.
-let openBLASOpenMPRunPath = ["x86_64-linux-gnu", "aarch64-linux-gnu"].flatMap {
-    ["-Xlinker", "-rpath", "-Xlinker", "/usr/lib/\($0)/openblas-openmp"]
-}
-
 let package = Package(
     name: "Lumen",
     platforms: [.macOS(.v14)],
@@ -55,11 +50,7 @@ let package = Package(
         .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
 
         // Tensor core and CPU kernels (BLAS-backed GEMM, convolution, norms, attention, RNG).
-        // OpenBLAS is loaded from Debian's OpenMP build when it is installed (`tools/bootstrap.sh`
-        // installs it): the run path below comes before the system's default, which Debian points
-        // at the pthreads build. See `BLAS.onOpenMP` for why and what it measured.
-        .target(name: "LumenTensor", dependencies: ["COpenBLAS", "CMalloc", "CDNNL"], swiftSettings: kernels,
-                linkerSettings: [.unsafeFlags(openBLASOpenMPRunPath, .when(platforms: [.linux]))]),
+        .target(name: "LumenTensor", dependencies: ["COpenBLAS", "CMalloc", "CDNNL"], swiftSettings: kernels),
         // safetensors, diffusers folder layout, single-file LDM checkpoints, the weight store.
         .target(name: "LumenWeights", dependencies: ["LumenTensor"], swiftSettings: optimize),
         // CLIP byte-level BPE tokenizer.

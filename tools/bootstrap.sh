@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Lumen builds against (OpenBLAS and its OpenMP build, oneDNN, libpng + zlib, TurboJPEG, libwebp, SQLite, pkg-config).
+# Installs the Debian packages Lumen builds against (OpenBLAS, oneDNN, libpng + zlib, TurboJPEG, libwebp, SQLite, pkg-config).
 # Swift 6 itself is expected on PATH (swift.org toolchain).
 set -euo pipefail
-packages=(libopenblas-dev libopenblas0-openmp libdnnl-dev libpng-dev zlib1g-dev libturbojpeg0-dev libwebp-dev libsqlite3-dev pkg-config)
+packages=(libopenblas-dev libdnnl-dev libpng-dev zlib1g-dev libturbojpeg0-dev libwebp-dev libsqlite3-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -2,8 +2,6 @@
 // OpenBLAS threading control (declared in openblas_config.h / cblas.h on Debian).
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
-// 0: sequential build, 1: pthreads, 2: OpenMP.
-int openblas_get_parallel(void);
 // LAPACK's symmetric eigensolver (OpenBLAS ships LAPACK; Debian installs no lapacke.h for it).
 // Fortran calling convention: every argument by reference, then the hidden lengths of the
 // character arguments.

@@ -26,18 +26,6 @@ public enum BLAS {
         return try body()
     }
 
-    /// Whether the OpenBLAS loaded is Debian's OpenMP build (`libopenblas0-openmp`, found first
-    /// through the run path `Package.swift` sets), whose threaded products run on the calling
-    /// thread's OpenMP team — the threads oneDNN and our loops use (`OpenMPTeam`) — rather than on
-    /// a pthreads pool of its own. With the pthreads build three pools took turns on two cores,
-    /// and each one's workers spin for a while after its work: the built-in model, 8 guided
-    /// steps (`lumen bench --runs 7`, 3 alternating pairs, same binary, only the library
-    /// swapped): 0.56–0.66 s with a spread up to 0.94 s, against 0.40–0.42 s with the OpenMP
-    /// build and a spread under 0.05 s; random SD-Turbo at 256² with TAESD, UNet step
-    /// 0.57–0.60 → 0.55–0.56 s. Inside an OpenMP region (our loops on the team) this build runs
-    /// each product on the calling thread alone, as `singleThreaded` asks.
-    public static let onOpenMP: Bool = openblas_get_parallel() == 2
-
     /// Held while OpenBLAS's thread count is lowered (`singleThreaded`) and around every product
     /// started outside a parallel task, so no product runs while another thread changes the
     /// count under it. Generations are already one at a time (`ComputeThreads.exclusively`), but
@@ -71,7 +59,7 @@ public enum BLAS {
                                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) { return }
         let topLevel = !ParallelContext.inTask
         // OpenBLAS threads products from 2¹⁸ multiply-adds (`interface/gemm.c`).
-        if topLevel && !lowered && m * n * k >= 1 << 18 { OpenMPTeam.noteProduct(onTeam: onOpenMP) }
+        if topLevel && !lowered && m * n * k >= 1 << 18 { OpenMPTeam.noteProduct(onTeam: false) }
         if topLevel { threadCountLock.lock() }
         defer { if topLevel { threadCountLock.unlock() } }
         cblas_sgemm(

@@ -52,17 +52,15 @@ public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
 }
 
 /// Runs parallel loops on the calling thread's OpenMP team, the threads oneDNN's products run
-/// on, when a product on that team (oneDNN's, or OpenBLAS's OpenMP build's) ran last (`LUMEN_POOL`: `openmp` always, `dispatch` never).
+/// on, when a oneDNN product ran last (`LUMEN_POOL`: `openmp` always, `dispatch` never).
 ///
 /// Loops ran on libdispatch's workers (`concurrentPerform`). After each multi-threaded oneDNN
 /// product, GNU OpenMP's worker keeps spinning for a while, waiting for the next region; a loop
 /// started then had three busy threads on two cores, and one of its halves waited for the
 /// spinner's time slice. A 1024-token attention measured 6 ms alone and 11 ms right after a
 /// oneDNN product (a throwaway harness). On the team, the spinning thread takes the loop's work.
-/// OpenBLAS's pthreads build has workers of its own that spin the same way after its threaded
-/// products, so after one of those the loop stays on libdispatch; its OpenMP build (loaded when
-/// installed, `BLAS.onOpenMP`) runs on the team, and loops follow it there. With the pthreads build
-/// and loops always on the team, the built-in model (many products on
+/// OpenBLAS's own workers spin the same way after its threaded products, so after one of those
+/// the loop stays on libdispatch: always on the team, the built-in model (many products on
 /// OpenBLAS) measured 0.84–0.86 s for 8 guided steps against 0.71–0.76 s (one pair each).
 /// Measured with `lumen bench`, same binary, alternating `LUMEN_POOL=dispatch` and the default:
 /// random SD-Turbo at 256² with TAESD, 3 pairs of 3 runs, UNet step 0.67–0.75 → 0.57–0.65 s,
@@ -80,8 +78,8 @@ enum OpenMPTeam {
         }
     }()
 
-    /// Whether the last product that used several threads ran on the OpenMP team (oneDNN, or
-    /// OpenBLAS's OpenMP build: true) or on OpenBLAS's pthreads (false). Races only change which pool a loop runs on.
+    /// Whether the last product that used several threads ran on oneDNN's OpenMP team (true) or
+    /// on OpenBLAS's threads (false). Races only change which pool a loop runs on.
     static let productsOnTeam = Atomic<Bool>(false)
 
     /// Records which threads a product is about to run on (`BF16Matmul`, `BF16Convolution`, `BLAS`).
