@@ -40,6 +40,20 @@ public enum BLAS {
     /// `threadCountLock` held, read without it only to choose the pool of the next loop).
     nonisolated(unsafe) static var lowered = false
 
+    /// Fewest multiply-adds for which a product started outside a parallel task may use
+    /// OpenBLAS's threads while bf16 products are on (`LUMEN_BLAS_THREADED_MIN` overrides).
+    ///
+    /// With bf16 on, oneDNN's OpenMP team does nearly all the work, and OpenBLAS only gets the
+    /// products too small for it (the 3- or 4-channel `conv_in` of the built-in model and of
+    /// TAESD). Threaded, such a product woke OpenBLAS's own pool, whose worker then spins for a
+    /// while waiting for more (0.3.21's thread timeout is 2²⁸ cycles), taking one of the two
+    /// cores from the oneDNN products and loops that follow: a `conv_in` of the built-in model
+    /// measured 0.18 ms alone and 2.3 ms in the pipeline (kernel profiler), and the whole
+    /// 32×32 UNet call ran slower after it. On one thread the pool stays asleep. The built-in
+    /// model, 8 guided steps (`lumen bench --runs 7`, 5 alternating rounds, same machine):
+    /// medians 0.47–0.63 s → 0.37–0.55 s, most rounds 0.37–0.41 s.
+    static let threadedMinimum: Int = Int(getenvString("LUMEN_BLAS_THREADED_MIN") ?? "") ?? 1 << 24
+
     /// `C[M×N] = alpha · op(A) · op(B) + beta · C`, with leading dimensions in elements.
     /// Large products go to `BF16Matmul` when bf16 products are on (the default on AVX512-BF16
     /// CPUs; `LUMEN_BF16=0` turns them off).
@@ -58,10 +72,13 @@ public enum BLAS {
         if !ParallelContext.inTask && BF16Matmul.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                                b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) { return }
         let topLevel = !ParallelContext.inTask
+        let alone = topLevel && !lowered && BF16Matmul.enabled && m * n * k < threadedMinimum
         // OpenBLAS threads products from 2¹⁸ multiply-adds (`interface/gemm.c`).
-        if topLevel && !lowered && m * n * k >= 1 << 18 { OpenMPTeam.noteProduct(onTeam: false) }
+        if topLevel && !lowered && !alone && m * n * k >= 1 << 18 { OpenMPTeam.noteProduct(onTeam: false) }
         if topLevel { threadCountLock.lock() }
         defer { if topLevel { threadCountLock.unlock() } }
+        if alone { openblas_set_num_threads(1) }
+        defer { if alone { openblas_set_num_threads(Int32(ComputeThreads.count)) } }
         cblas_sgemm(
             CblasRowMajor,
             transA ? CblasTrans : CblasNoTrans,
