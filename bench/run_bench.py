@@ -348,9 +348,9 @@ def write_report(rows, peaks, dtypes, use_sdcpp, args):
     appending = args.append and os.path.exists(args.out)
     if appending:
         lines = []
+    precision = "bf16" if args.lumen_bf16 else "fp32"
     for r in rows:
         title = f"## {r['size']}×{r['size']}, {r['steps']} step(s), guidance {r['guidance']}, decoder {r['decoder']}"
-        precision = "bf16" if args.lumen_bf16 else "fp32"
         lines += [title + (f" ({args.runs} run(s) per tool; this run's {precision} GEMM peak {peaks[precision]:.1f} GFLOP/s)"
                            if appending else ""), ""]
         lines.append("| stage | Lumen (s) | " + " | ".join(f"{p} (s) | ratio" for p in peers) + " | vs fastest peer |")

@@ -75,15 +75,17 @@ public enum BLAS {
         let alone = topLevel && !lowered && BF16Matmul.enabled && m * n * k < threadedMinimum
         // OpenBLAS threads products from 2¹⁸ multiply-adds (`interface/gemm.c`).
         if topLevel && !lowered && !alone && m * n * k >= 1 << 18 { OpenMPTeam.noteProduct(onTeam: false) }
+        let product = {
+            cblas_sgemm(
+                CblasRowMajor,
+                transA ? CblasTrans : CblasNoTrans,
+                transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha,
+                a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
+        if alone { return singleThreaded(product) }
         if topLevel { threadCountLock.lock() }
         defer { if topLevel { threadCountLock.unlock() } }
-        if alone { openblas_set_num_threads(1) }
-        defer { if alone { openblas_set_num_threads(Int32(ComputeThreads.count)) } }
-        cblas_sgemm(
-            CblasRowMajor,
-            transA ? CblasTrans : CblasNoTrans,
-            transB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), alpha,
-            a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        product()
     }
 }
