@@ -167,12 +167,17 @@ def main():
     data.refresh()
     empty = torch.tensor(tok([""], padding="max_length", max_length=MAX_TOKENS).input_ids).to(device)
     ckpt = os.path.join(args.out, "checkpoint.pt")
-    step, losses = 0, []
+    step, losses, earlier_seconds = 0, [], 0.0
     if os.path.exists(ckpt):
         state = torch.load(ckpt, map_location=device)
         unet.load_state_dict(state["unet"]); text.load_state_dict(state["text"]); opt.load_state_dict(state["opt"])
-        ema, step, losses = state["ema"], state["step"], state["losses"]
-    start = time.time()
+        # Into the same tensors: `ema_list` holds references to them, so rebinding `ema` would leave
+        # the resumed run updating tensors that the export never reads.
+        with torch.no_grad():
+            for k, v in state["ema"].items():
+                ema[k].copy_(v)
+        step, losses, earlier_seconds = state["step"], state["losses"], state.get("seconds", 0.0)
+    start, first_step = time.time(), step
     warmup = args.warmup
     rng = np.random.default_rng(args.seed + step)
     pending = []
@@ -213,11 +218,15 @@ def main():
         if len(pending) == 50:
             losses.extend(torch.stack(pending).tolist()); pending = []
         if step % 200 == 0:
-            print(f"step {step} loss {np.mean(losses[-200:]):.4f} lr {lr:.2e} {time.time() - start:.0f}s", flush=True)
+            print(f"step {step} loss {np.mean(losses[-200:]):.4f} lr {lr:.2e} {time.time() - start:.0f}s "
+                  f"{(step - first_step) * args.batch / (time.time() - start):.0f} pictures/s", flush=True)
     losses.extend(torch.stack(pending).tolist() if pending else [])
-    print(f"{step} steps in {time.time() - start:.0f}s: {step * args.batch / (time.time() - start):.0f} pictures/s", flush=True)
-    torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "step": step, "losses": losses}, ckpt)
-    export(args.out, unet, text, ema, size, step, losses, time.time() - start, len(data.images), device)
+    print(f"{step} steps ({step - first_step} in this run) in {time.time() - start:.0f}s: "
+          f"{(step - first_step) * args.batch / (time.time() - start):.0f} pictures/s", flush=True)
+    seconds = earlier_seconds + time.time() - start
+    torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "step": step,
+                "losses": losses, "seconds": seconds}, ckpt)
+    export(args.out, unet, text, ema, size, step, losses, seconds, len(data.images), device)
 
 
 def export(out, unet, text, ema, size, steps, losses, seconds, n, device):
