@@ -226,10 +226,10 @@ def main():
     seconds = earlier_seconds + time.time() - start
     torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "step": step,
                 "losses": losses, "seconds": seconds}, ckpt)
-    export(args.out, unet, text, ema, size, step, losses, seconds, len(data.images), device)
+    export(args.out, unet, text, ema, size, step, losses, seconds, len(data.images), device, args.batch)
 
 
-def export(out, unet, text, ema, size, steps, losses, seconds, n, device):
+def export(out, unet, text, ema, size, steps, losses, seconds, n, device, batch):
     unet.load_state_dict({k: ema[k].to(v.dtype) for k, v in unet.state_dict().items()})
     text.load_state_dict({k: ema["text." + k].to(v.dtype) for k, v in text.state_dict().items()})
     unet.to("cpu").to(memory_format=torch.contiguous_format).half().save_pretrained(os.path.join(out, "unet"))
@@ -242,7 +242,7 @@ def export(out, unet, text, ema, size, steps, losses, seconds, n, device):
                    "vae": [None, None], "safety_checker": [None, None], "feature_extractor": [None, None],
                    "requires_safety_checker": False}, f, indent=2)
     with open(os.path.join(out, "training_log.json"), "w") as f:
-        json.dump({"steps": steps, "seconds": seconds, "images": n, "device": device,
+        json.dump({"steps": steps, "batch": batch, "seconds": seconds, "images": n, "device": device,
                    "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
                    "loss_every_50": [float(np.mean(losses[i:i + 50])) for i in range(0, len(losses), 50)]}, f)
     try:

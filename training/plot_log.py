@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Draws a model's training loss curve (`loss.png`) from its `training_log.json`.
+
+The log is either one run as `train.py` writes it, or `{"stages": [run, run, …]}` when a model was
+trained in several runs (for example pre-training, then a fine-tune from it with another batch
+size). The x axis counts pictures seen, so stages with different batch sizes line up.
+
+    python training/plot_log.py models/lumen-tiny/training_log.json models/lumen-tiny/loss.png
+"""
+import json
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def main(log_path, png_path):
+    with open(log_path) as f:
+        log = json.load(f)
+    stages = log.get("stages", [log])
+    plt.figure(figsize=(6.5, 3.6))
+    seen = 0
+    for i, stage in enumerate(stages):
+        batch = stage.get("batch", 256)
+        ys = stage["loss_every_50"]
+        xs = [(seen + (j + 1) * 50 * batch) / 1e6 for j in range(len(ys))]
+        plt.plot(xs, ys, label=stage.get("name", f"stage {i + 1}"))
+        if i:
+            plt.axvline(seen / 1e6, color="gray", lw=0.6, ls="--")
+        seen += stage["steps"] * batch
+    plt.xlabel("pictures seen (millions)")
+    plt.ylabel("v-prediction MSE (mean of 50 steps)")
+    plt.yscale("log")
+    plt.title("Lumen tiny (32×32): training loss")
+    if len(stages) > 1:
+        plt.legend(fontsize=8)
+    plt.tight_layout()
+    plt.savefig(png_path, dpi=100)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: plot_log.py TRAINING_LOG.json OUT.png")
+    main(sys.argv[1], sys.argv[2])
