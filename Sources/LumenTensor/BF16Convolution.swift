@@ -30,8 +30,14 @@ public enum BF16Convolution {
     /// Whether a convolution of this shape runs here (`BF16Matmul.forced` decides alone in tests).
     static func worthIt(n: Int, c: Int, o: Int, kh: Int, kw: Int, outputPixels: Int) -> Bool {
         if let forced = BF16Matmul.forced { return forced && c >= 8 && o >= 8 }
-        return enabled && c >= 64 && o >= 64 && n * o * outputPixels * c * kh * kw >= 1 << 26
+        return enabled && c >= 64 && o >= 64 && n * o * outputPixels * c * kh * kw >= minimumMultiplyAdds
     }
+
+    /// Fewest multiply-adds that run here (`LUMEN_DNNL_CONV_MIN` overrides, for measuring). 2²⁵
+    /// takes in the built-in model's 64→64 convolutions at 32×32 for one item (37.7 M), which the
+    /// guided step's shared prefix runs: 0.30 ms per call here against 0.79 ms on Winograd with 64
+    /// tiles (kernel profiler, 2026-11-28); at 2²⁶ they went to Winograd.
+    static let minimumMultiplyAdds: Int = Int(getenvString("LUMEN_DNNL_CONV_MIN") ?? "") ?? 1 << 25
 
     /// A convolution's shape: the primitive and its layouts depend on all of it.
     struct Key: Hashable {

@@ -122,6 +122,27 @@ extension Tensor {
         return Tensor(shape: shape, data: data)
     }
 
+    /// Whether the batch is one half repeated (`torch.cat([x, x])`), compared bitwise: `-0.0` and
+    /// `0.0`, or two NaNs, count as different, since work is shared only on exact equality.
+    public func batchHalvesEqual() -> Bool {
+        let n = shape[0]
+        guard n > 0, n % 2 == 0 else { return false }
+        let half = count / 2
+        return data.withUnsafeBytes { p in memcmp(p.baseAddress!, p.baseAddress! + half * 4, half * 4) == 0 }
+    }
+
+    /// The first half along dimension 0 (`x[:n // 2]`).
+    public func firstBatchHalf() -> Tensor {
+        var shape = self.shape
+        shape[0] /= 2
+        return Tensor(shape: shape, data: Array(data[0..<(count / 2)]))
+    }
+
+    /// `n` copies stacked along dimension 0 (`x.repeat(n, 1, …)`).
+    public func repeatedBatch(_ n: Int) -> Tensor {
+        n == 1 ? self : Tensor.concatBatch(Array(repeating: self, count: n))
+    }
+
     /// Splits along dimension 0 into `parts` equal pieces (`tensor.chunk(parts)`).
     public func chunkBatch(_ parts: Int) -> [Tensor] {
         let per = count / parts

@@ -41,6 +41,31 @@ import Testing
         #expect(err <= 1e-4, "max abs error \(err)")
     }
 
+    /// Classifier-free guidance's batch `[x, x]` with different text embeddings: the UNet runs the
+    /// part before the first cross-attention on one half (`sharesEqualItemsPrefix`) and must give the
+    /// same output as the full batch, for one picture (`[x₁, x₁]`) and for two (`[x₁, x₂, x₁, x₂]`).
+    /// The guided end-to-end fixtures check it against diffusers too.
+    @Test(arguments: kinds) func equalHalvesShareTheirPrefix(kind: String) throws {
+        var unet = try PipelineLoader.load(path: Fixtures.path("tiny-\(kind)")).unet
+        let t = try Fixtures.tensors("unet-\(kind)-even")
+        let sample = try #require(t["sample"]), context = try #require(t["context"])
+        let timestep = t["timestep"]!.data[0]
+        #expect(!sample.batchHalvesEqual() && !context.batchHalvesEqual())
+        let one = sample.firstBatchHalf().repeatedBatch(2)
+        let two = sample.repeatedBatch(2)
+        let twoContexts = Tensor.concatBatch([context.firstBatchHalf().repeatedBatch(2), context.chunkBatch(2)[1].repeatedBatch(2)])
+        for (x, c) in [(one, context), (two, twoContexts)] {
+            #expect(x.batchHalvesEqual() && !c.batchHalvesEqual())
+            unet.sharesEqualItemsPrefix = true
+            let shared = try unet(x, timestep: timestep, context: c)
+            unet.sharesEqualItemsPrefix = false
+            let full = try unet(x, timestep: timestep, context: c)
+            #expect(shared.shape == full.shape)
+            #expect(maxError(shared, full) <= 1e-6, "batch \(x.shape[0]): max abs error \(maxError(shared, full))")
+            #expect(!shared.batchHalvesEqual(), "different text embeddings must give different outputs")
+        }
+    }
+
     @Test(arguments: kinds) func vaeMatchesDiffusers(kind: String) throws {
         let store = WeightStore(component: "vae", files: try DiffusersLayout(root: Fixtures.path("tiny-\(kind)")).openWeights("vae"))
         let vae = AutoencoderKL(store.root, config: try AutoencoderKLConfig(JSONConfig(path: Fixtures.path("tiny-\(kind)/vae/config.json"))))

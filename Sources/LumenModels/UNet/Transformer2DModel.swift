@@ -23,9 +23,20 @@ public struct BasicTransformerBlock: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+        crossAttentionAndFeedForward(selfAttention(x), context: context)
+    }
+
+    /// The self-attention half, `x + attn1(norm1(x))`: it does not see the text, so equal items of
+    /// a batch stay equal through it (see `Transformer2DModel.callAsFunction(sharedPrefix:…)`).
+    func selfAttention(_ x: Tensor) -> Tensor {
         // Residuals added in place into the fresh branch outputs (no copies of the stream).
         var h = attn1(norm1(x))
         h += x
+        return h
+    }
+
+    /// The rest: cross-attention on the text embedding, then the feed-forward, each with its residual.
+    func crossAttentionAndFeedForward(_ h: Tensor, context: Tensor) -> Tensor {
         var a = attn2(norm2(h), context: context)
         a += h
         var f = ffOut(geglu(ffProj(norm3(a))))
@@ -77,16 +88,35 @@ public struct Transformer2DModel: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
-        let (h, w) = (x.shape[2], x.shape[3])
-        var y = norm(x)
-        var seq: Tensor
-        if let projIn {
-            seq = tokens(fromImage: projIn(y))
-        } else {
-            let projInLinear = projInLinear!
-            seq = NN.linear(fromChannels: y, weight: projInLinear.weight, bias: projInLinear.bias) ?? projInLinear(tokens(fromImage: y))
-        }
+        var seq = inputTokens(x)
         for block in blocks { seq = block(seq, context: context) }
+        return output(seq, residual: x)
+    }
+
+    /// The same for the batch `[x, x, …]` (`x` repeated to `context`'s batch size): GroupNorm,
+    /// `proj_in` and the first block's self-attention run on `x` alone, and the batch fans out at
+    /// the first cross-attention, the first operation that sees the text. Classifier-free guidance
+    /// runs the UNet on `[latents, latents]`, so this is half of that work.
+    public func callAsFunction(sharedPrefix x: Tensor, context: Tensor) -> Tensor {
+        let repeats = context.shape[0] / x.shape[0]
+        precondition(repeats * x.shape[0] == context.shape[0] && !blocks.isEmpty, "sharedPrefix: context's batch must be a multiple of x's")
+        var seq = blocks[0].crossAttentionAndFeedForward(blocks[0].selfAttention(inputTokens(x)).repeatedBatch(repeats), context: context)
+        for block in blocks.dropFirst() { seq = block(seq, context: context) }
+        return output(seq, residual: x.repeatedBatch(repeats))
+    }
+
+    /// GroupNorm and `proj_in`: `[B, C, H, W]` → tokens `[B, HW, inner]`.
+    func inputTokens(_ x: Tensor) -> Tensor {
+        let y = norm(x)
+        if let projIn { return tokens(fromImage: projIn(y)) }
+        let projInLinear = projInLinear!
+        return NN.linear(fromChannels: y, weight: projInLinear.weight, bias: projInLinear.bias) ?? projInLinear(tokens(fromImage: y))
+    }
+
+    /// `proj_out` back to `[B, C, H, W]`, plus the residual `x`.
+    func output(_ seq: Tensor, residual x: Tensor) -> Tensor {
+        let (h, w) = (x.shape[2], x.shape[3])
+        var y: Tensor
         if let projOutLinear, let out = NN.linear(toChannels: seq, weight: projOutLinear.weight, bias: projOutLinear.bias, residual: x) {
             return out
         }

@@ -109,6 +109,10 @@ public struct UNet2DConditionModel: Sendable {
     var midAttention: Transformer2DModel?
     var upBlocks: [UNetUpBlock]
     var convNormOut: GroupNorm
+    /// Whether a batch made of one half repeated (classifier-free guidance's `[latents, latents]`)
+    /// computes the part before the first cross-attention once (see `callAsFunction`). On by default;
+    /// `LUMEN_SHARED_PREFIX=0` turns it off, for comparisons.
+    public var sharesEqualItemsPrefix = ProcessInfo.processInfo.environment["LUMEN_SHARED_PREFIX"] != "0"
 
     public init(_ w: WeightScope, config c: UNet2DConditionConfig) {
         config = c
@@ -222,12 +226,33 @@ public struct UNet2DConditionModel: Sendable {
         }
         let temb = timeLinear2(timeLinear1(tEmb).silu()).silu()  // activated once, as each resnet applies SiLU first
 
-        var h = convIn(sample)
+        // Classifier-free guidance calls the UNet on `[latents, latents]` at one timestep: until the
+        // first cross-attention both halves compute the same values. When the halves are equal, that
+        // prefix (conv_in, the resnets and self-attention before the first cross-attention: the whole
+        // full-resolution down level for a UNet whose first block has no attention) runs on one half
+        // and the batch fans out there. diffusers recomputes it; each item's arithmetic is the same.
+        var items = sharesEqualItemsPrefix && sample.batchHalvesEqual() && temb.batchHalvesEqual() ? b / 2 : b
+        let tembHalf = items < b ? temb.firstBatchHalf() : temb
+        var h = convIn(items < b ? sample.firstBatchHalf() : sample)
         var skips: [Tensor] = [h]
+        func fanOut() {
+            h = h.repeatedBatch(2)
+            skips = skips.map { $0.repeatedBatch(2) }
+            items = b
+        }
+        func attend(_ attention: Transformer2DModel) {
+            if items == b {
+                h = attention(h, context: context)
+            } else {
+                h = attention(sharedPrefix: h, context: context)
+                skips = skips.map { $0.repeatedBatch(2) }
+                items = b
+            }
+        }
         for block in downBlocks {
             for (j, resnet) in block.resnets.enumerated() {
-                h = resnet(h, temb: temb)
-                if !block.attentions.isEmpty { h = block.attentions[j](h, context: context) }
+                h = resnet(h, temb: items == b ? temb : tembHalf)
+                if !block.attentions.isEmpty { attend(block.attentions[j]) }
                 skips.append(h)
             }
             if let d = block.downsampler {
@@ -236,10 +261,12 @@ public struct UNet2DConditionModel: Sendable {
             }
         }
         if !midResnets.isEmpty {
-            h = midResnets[0](h, temb: temb)
-            if let midAttention { h = midAttention(h, context: context) }
+            h = midResnets[0](h, temb: items == b ? temb : tembHalf)
+            if let midAttention { attend(midAttention) }
+            if items < b { fanOut() }
             h = midResnets[1](h, temb: temb)
         }
+        if items < b { fanOut() }
         for block in upBlocks {
             for (j, resnet) in block.resnets.enumerated() {
                 let skip = skips.removeLast()
