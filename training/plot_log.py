@@ -16,10 +16,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def main(log_path, png_path):
-    with open(log_path) as f:
-        log = json.load(f)
+def plot(log, png_path):
+    """Writes the curve of `log` (a parsed training_log.json) to `png_path`."""
     stages = log.get("stages", [log])
+    size = stages[-1].get("size", 32)
     plt.figure(figsize=(6.5, 3.6))
     seen = 0
     for i, stage in enumerate(stages):
@@ -33,14 +33,16 @@ def main(log_path, png_path):
     plt.xlabel("pictures seen (millions)")
     plt.ylabel("v-prediction MSE (mean of 50 steps)")
     plt.yscale("log")
-    plt.title("Lumen tiny (32×32): training loss")
+    plt.title(f"Lumen tiny ({size}×{size}): training loss")
     if len(stages) > 1:
         plt.legend(fontsize=8)
     plt.tight_layout()
     plt.savefig(png_path, dpi=100)
+    plt.close()
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit("usage: plot_log.py TRAINING_LOG.json OUT.png")
-    main(sys.argv[1], sys.argv[2])
+    with open(sys.argv[1]) as f:
+        plot(json.load(f), sys.argv[2])

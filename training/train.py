@@ -241,19 +241,14 @@ def export(out, unet, text, ema, size, steps, losses, seconds, n, device, batch)
                    "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
                    "vae": [None, None], "safety_checker": [None, None], "feature_extractor": [None, None],
                    "requires_safety_checker": False}, f, indent=2)
+    log = {"steps": steps, "batch": batch, "size": size, "seconds": seconds, "images": n, "device": device,
+           "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
+           "loss_every_50": [float(np.mean(losses[i:i + 50])) for i in range(0, len(losses), 50)]}
     with open(os.path.join(out, "training_log.json"), "w") as f:
-        json.dump({"steps": steps, "batch": batch, "seconds": seconds, "images": n, "device": device,
-                   "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
-                   "loss_every_50": [float(np.mean(losses[i:i + 50])) for i in range(0, len(losses), 50)]}, f)
+        json.dump(log, f)
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        ys = [float(np.mean(losses[i:i + 50])) for i in range(0, len(losses), 50)]
-        plt.figure(figsize=(6, 3.5))
-        plt.plot([i * 50 for i in range(len(ys))], ys)
-        plt.xlabel("step"); plt.ylabel("weighted v-prediction MSE (mean of 50)"); plt.yscale("log"); plt.title(f"Lumen tiny ({size}×{size}): training loss")
-        plt.tight_layout(); plt.savefig(os.path.join(out, "loss.png"), dpi=100)
+        from plot_log import plot  # beside this file; needs matplotlib
+        plot(log, os.path.join(out, "loss.png"))
     except Exception as e:  # plotting is optional
         print("no loss plot:", e)
     print("exported", out, flush=True)

@@ -235,19 +235,14 @@ public struct UNet2DConditionModel: Sendable {
         let tembHalf = items < b ? temb.firstBatchHalf() : temb
         var h = convIn(items < b ? sample.firstBatchHalf() : sample)
         var skips: [Tensor] = [h]
-        func fanOut() {
-            h = h.repeatedBatch(2)
+        /// Continues with the whole batch: `full` is the current activation for all items.
+        func fanOut(_ full: Tensor) {
+            h = full
             skips = skips.map { $0.repeatedBatch(2) }
             items = b
         }
         func attend(_ attention: Transformer2DModel) {
-            if items == b {
-                h = attention(h, context: context)
-            } else {
-                h = attention(sharedPrefix: h, context: context)
-                skips = skips.map { $0.repeatedBatch(2) }
-                items = b
-            }
+            if items == b { h = attention(h, context: context) } else { fanOut(attention(sharedPrefix: h, context: context)) }
         }
         for block in downBlocks {
             for (j, resnet) in block.resnets.enumerated() {
@@ -263,10 +258,9 @@ public struct UNet2DConditionModel: Sendable {
         if !midResnets.isEmpty {
             h = midResnets[0](h, temb: items == b ? temb : tembHalf)
             if let midAttention { attend(midAttention) }
-            if items < b { fanOut() }
-            h = midResnets[1](h, temb: temb)
+            h = midResnets[1](h, temb: items == b ? temb : tembHalf)
         }
-        if items < b { fanOut() }
+        if items < b { fanOut(h.repeatedBatch(2)) }
         for block in upBlocks {
             for (j, resnet) in block.resnets.enumerated() {
                 let skip = skips.removeLast()
