@@ -711,6 +711,11 @@ public enum NN {
     }
 
     /// Floats in one attention task's score block (`LUMEN_ATTENTION_TILE_KB` overrides, for
-    /// measuring): 256 KiB floats = 1 MiB, a core's L2 here.
-    static let attentionTileFloats: Int = (Int(getenvString("LUMEN_ATTENTION_TILE_KB") ?? "") ?? 256) << 10
+    /// measuring): 1 Mi floats, 256 query rows of the SD UNet's 4096-token self-attention (4 MiB
+    /// of scores, 2 MiB of bf16 probabilities, past a core's 1 MiB L2 but inside the 32 MiB L3).
+    /// The taller products beat keeping the block in L2: random SD-Turbo, 512², kernel profiler,
+    /// two alternating rounds, 10 calls each, 4096×4096 attention 0.87 s with 256 Ki floats (64
+    /// rows), 0.76–0.79 s with 1 Mi, 0.79–0.86 s with 2 Mi, 0.89–0.93 s with 4 Mi; 64 and 32 rows
+    /// were slower still (1.08–1.35 s). The 1024-token attention moved within noise (0.105–0.114 s).
+    static let attentionTileFloats: Int = (Int(getenvString("LUMEN_ATTENTION_TILE_KB") ?? "") ?? 1024) << 10
 }

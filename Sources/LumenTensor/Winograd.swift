@@ -63,8 +63,9 @@ public enum Winograd {
     /// `DerivedWeightCache` budget): transformed per call it wins only with enough tiles to share
     /// that cost. Measured per call at 512² in the SD UNet (kernel profiler, one process each
     /// way): at 64×64 latents (256 tiles) Winograd 17.3 / 31.5 / 62.3 ms against direct
-    /// 20.0 / 36.6 / 71.5 ms (320→320, 640→320, 640→640); at 32×32 (64 tiles) direct wins,
-    /// 20.6 / 68.7 / 53.9 ms against 24.2 / 95.5 / 69.7 (640→640, 1280→1280, 1920→640). With the
+    /// 20.0 / 36.6 / 71.5 ms (320→320, 640→320, 640→640); at 32×32 with one image (64 tiles)
+    /// direct won then, 20.6 / 68.7 / 53.9 ms against 24.2 / 95.5 / 69.7 (640→640, 1280→1280,
+    /// 1920→640), and the guided batch's 128 tiles win now (`minimumUncachedTiles`). With the
     /// filters kept Winograd wins at 32×32 too (12.3 ms for 640→640). `LUMEN_WINOGRAD_UNCACHED_TILES`
     /// moves the threshold, for measuring.
     static func beatsDirect(n: Int, h: Int, w: Int, c: Int, o: Int, filterCache: DerivedWeightCache) -> Bool {
@@ -78,7 +79,14 @@ public enum Winograd {
 
     /// Fewest tiles (over the batch) at which Winograd with its filters transformed per call beats
     /// oneDNN's direct convolution (see `beatsDirect`).
-    static let minimumUncachedTiles: Int = Int(getenvString("LUMEN_WINOGRAD_UNCACHED_TILES") ?? "") ?? 256
+    ///
+    /// 128: the guided batch at 32×32 latents (2 × 64 tiles) is Winograd's. Random SD-Turbo,
+    /// 512², one guided UNet call (`lumen bench --guidance 2`), same binary, two alternating
+    /// rounds: 4.53–4.56 s with 256, 3.87–4.13 s with 128; kernel profiler, the 32×32 3×3
+    /// convolutions of one call 0.57 s direct → 0.35 s (640→640 at batch 2: 33.6 → 22.3 ms, its
+    /// filter transform 7.9 ms of that). At batch 1 (64 tiles) it measured even (0.26–0.31 s
+    /// either way), so one picture without guidance stays direct.
+    static let minimumUncachedTiles: Int = Int(getenvString("LUMEN_WINOGRAD_UNCACHED_TILES") ?? "") ?? 128
 
     /// Floats in each of the transformed input and product buffers (`LUMEN_WINOGRAD_CHUNK_MB`
     /// overrides, for measuring).
