@@ -580,8 +580,8 @@ public enum NN {
     /// head split/merge copies are made. `causal` masks keys after each query (CLIP's text encoder).
     ///
     /// Work is split into tasks of (image, head, tile of query rows), run in parallel, each with a
-    /// single-threaded GEMM pair, so a tile's score block (`rows × Lk`, ≤ `tileFloats`) stays in its
-    /// core's cache from `Q·Kᵀ` through the softmax to `P·V`; the softmax leaves its rows
+    /// single-threaded GEMM pair, so a tile's score block (`rows × Lk`, ≤ `attentionTileFloats`)
+    /// stays in cache (L3 at the default size) from `Q·Kᵀ` through the softmax to `P·V`; the softmax leaves its rows
     /// unnormalised and the 64-wide output rows are divided instead (FlashAttention's deferred
     /// normalisation, Dao et al. 2022). Before, a 2048×4096 block per head went through memory
     /// four times with both cores on each GEMM: the UNet's 4096-token self-attention ran at ~50
@@ -713,9 +713,10 @@ public enum NN {
     /// Floats in one attention task's score block (`LUMEN_ATTENTION_TILE_KB` overrides, for
     /// measuring): 1 Mi floats, 256 query rows of the SD UNet's 4096-token self-attention (4 MiB
     /// of scores, 2 MiB of bf16 probabilities, past a core's 1 MiB L2 but inside the 32 MiB L3).
-    /// The taller products beat keeping the block in L2: random SD-Turbo, 512², kernel profiler,
-    /// two alternating rounds, 10 calls each, 4096×4096 attention 0.87 s with 256 Ki floats (64
-    /// rows), 0.76–0.79 s with 1 Mi, 0.79–0.86 s with 2 Mi, 0.89–0.93 s with 4 Mi; 64 and 32 rows
-    /// were slower still (1.08–1.35 s). The 1024-token attention moved within noise (0.105–0.114 s).
+    /// The taller products beat keeping the block in L2: random SD-Turbo, 512², `LUMEN_PROFILE=1
+    /// lumen bench --runs 1` per setting in alternating rounds (10 calls each), 4096×4096 attention
+    /// 0.83–0.87 s with 256 Ki floats (64 rows), 0.76–0.79 s with 1 Mi, 0.79–0.86 s with 2 Mi,
+    /// 0.89–0.93 s with 4 Mi; 32, 16 and 8 rows were slower still (0.90–0.99, 1.08–1.23 and
+    /// 1.35–1.82 s). The 1024-token attention moved within noise (0.105–0.114 s).
     static let attentionTileFloats: Int = (Int(getenvString("LUMEN_ATTENTION_TILE_KB") ?? "") ?? 1024) << 10
 }

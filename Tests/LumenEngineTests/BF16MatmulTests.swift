@@ -223,7 +223,11 @@ struct BF16MatmulTests {
             // 64×64 = 256 tiles of 4×4; 32×32 = 64, 128 with two images.
             #expect(Winograd.beatsDirect(n: 1, h: 64, w: 64, c: 640, o: 640, filterCache: empty) == (256 >= Winograd.minimumUncachedTiles))
             #expect(Winograd.beatsDirect(n: 2, h: 32, w: 32, c: 640, o: 640, filterCache: empty) == (128 >= Winograd.minimumUncachedTiles))
-            #expect(Winograd.beatsDirect(n: 1, h: 32, w: 32, c: 640, o: 640, filterCache: empty) == (64 >= Winograd.minimumUncachedTiles))
+            // At the default threshold the guided pair at 32×32 takes Winograd and one picture stays direct.
+            if getenvString("LUMEN_WINOGRAD_UNCACHED_TILES") == nil {
+                #expect(Winograd.beatsDirect(n: 2, h: 32, w: 32, c: 640, o: 640, filterCache: empty))
+                #expect(!Winograd.beatsDirect(n: 1, h: 32, w: 32, c: 640, o: 640, filterCache: empty))
+            }
             let kept = DerivedWeightCache()
             _ = kept.form(bytes: 64, budgeted: false) { _ in true }
             #expect(Winograd.beatsDirect(n: 1, h: 32, w: 32, c: 640, o: 640, filterCache: kept))
