@@ -1,4 +1,5 @@
 import CDNNL
+import COpenBLAS
 import Foundation
 
 /// Matrix products in bfloat16 with fp32 accumulation, through oneDNN's matmul primitive (its
@@ -20,23 +21,88 @@ import Foundation
 /// — measured at 05922b2 by `LUMEN_BF16=0` / unset `lumen bench` (later work moved both sides;
 /// docs/benchmarks-avx512-bf16.md has the current figures).
 ///
-/// On by default where the CPU reports `avx512_bf16` (`LUMEN_BF16=0`: fp32 everywhere, the
-/// engine's exact parity with diffusers' fp32); elsewhere oneDNN would only emulate bf16 and it
-/// stays off. It trades exactness (relative error ~2·10⁻³ per product) for speed, as PyTorch's
+/// On by default where the CPU reports `avx512_bf16` and a bf16 product measures faster than
+/// OpenBLAS's fp32 one here (`probe`; `LUMEN_BF16=0`: fp32 everywhere, the engine's exact parity
+/// with diffusers' fp32; `LUMEN_BF16=1`: on without measuring); elsewhere oneDNN would only
+/// emulate bf16 and it stays off. It trades exactness (relative error ~2·10⁻³ per product) for speed, as PyTorch's
 /// bf16 autocast does: the parity tests run with it off, and tests bound what it does to a
 /// product, an attention and a picture (PSNR ≥ 40 dB against fp32).
 public enum BF16Matmul {
     /// Whether products are sent here at all.
-    public static let enabled: Bool = getenvString("LUMEN_BF16") != "0" && cpuHasAVX512BF16
+    public static let enabled: Bool = {
+        guard cpuHasAVX512BF16 else { return false }
+        switch getenvString("LUMEN_BF16") {
+        case "0": return false
+        case "1": return true
+        default: return probe.map { $0.bf16 < $0.fp32 } ?? false
+        }
+    }()
+
+    /// Why products run in the precision they do, for `lumen bench` and logs.
+    public static var choice: String {
+        guard cpuHasAVX512BF16 else { return "fp32 (no AVX512-BF16)" }
+        switch getenvString("LUMEN_BF16") {
+        case "0": return "fp32 (LUMEN_BF16=0)"
+        case "1": return "bf16 products (LUMEN_BF16=1)"
+        default:
+            guard let probe else { return "fp32 (oneDNN could not run a bf16 product)" }
+            let ratio = String(format: "%.2f", probe.fp32 / probe.bf16)
+            return enabled ? "bf16 products (\(ratio)× fp32 here)" : "fp32 (bf16 products \(ratio)× fp32 here)"
+        }
+    }
+
+    /// The fastest of five runs of one 512³ product, in seconds, in bf16 through oneDNN and in
+    /// fp32 through OpenBLAS, both on the calling thread alone, alternating (nil when oneDNN
+    /// cannot run it). One core each: on all cores the two libraries' thread pools, each spinning
+    /// a while after its product, took a core from the other's next run, and the ratio measured
+    /// 0.29× and 1.11× in two runs on the same machine.
+    ///
+    /// AVX512-BF16 alone does not make bf16 faster. On a 2-core AMD EPYC (Zen 4) bf16 products
+    /// ran 1.2–2× OpenBLAS's fp32 (see above), but on a 2-core Intel Xeon (Emerald Rapids, no AMX
+    /// exposed to the VM) at half its rate: PyTorch's GEMM peaks measured 178 GFLOP/s bf16 and
+    /// 334 fp32 (`bench/run_bench.py`), and Lumen's random SD-Turbo UNet step at 512² took
+    /// 4.26–4.59 s with bf16 products against 3.64–3.68 s in fp32 (`lumen bench --runs 2`). The
+    /// two are about 2× apart either way, so one mid-sized product (0.27 GFLOP, 1–3 ms on one
+    /// core; ~30 ms once per process with oneDNN's compile) tells them apart.
+    static let probe: (bf16: Double, fp32: Double)? = {
+        _ = BLAS.configured
+        let size = 512
+        let count = size * size
+        let a = (0..<count).map { Float(($0 * 7919) % 1000) / 1000 - 0.5 }
+        let b = (0..<count).map { Float(($0 * 104_729) % 1000) / 1000 - 0.5 }
+        let a16 = a.map { bfloat16(bits: $0.bitPattern) }, b16 = b.map { bfloat16(bits: $0.bitPattern) }
+        var c = [Float](repeating: 0, count: count)
+        let key = Key(m: size, n: size, k: size, lda: size, ldb: size, ldc: size, transA: false, transB: false,
+                      alpha: 1, beta: 0, singleThreaded: true)
+        func seconds(_ body: () -> Bool) -> Double? {
+            let start = DispatchTime.now().uptimeNanoseconds
+            guard body() else { return nil }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        let bf16Run = { a16.withUnsafeBufferPointer { pa in b16.withUnsafeBufferPointer { pb in
+            c.withUnsafeMutableBufferPointer { run(key, a: pa.baseAddress!, b: pb.baseAddress!, c: $0.baseAddress!) } } } }
+        let fp32Run = { () -> Bool in
+            BLAS.singleThreaded {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(size), Int32(size), Int32(size), 1, a, Int32(size),
+                            b, Int32(size), 0, &c, Int32(size))
+            }
+            return true
+        }
+        // The first run of each compiles (oneDNN) or starts threads and touches pages.
+        guard seconds(bf16Run) != nil, seconds(fp32Run) != nil else { return nil }
+        var best = (bf16: Double.infinity, fp32: Double.infinity)
+        for _ in 0..<5 {
+            guard let t16 = seconds(bf16Run), let t32 = seconds(fp32Run) else { return nil }
+            best = (Swift.min(best.bf16, t16), Swift.min(best.fp32, t32))
+        }
+        return best
+    }()
 
     /// For tests, within one task: `true` sends every product (any size) here, `false` none.
     @TaskLocal public static var forced: Bool?
 
     /// Whether this CPU has AVX512-BF16 (oneDNN's bf16 kernels need it; elsewhere it emulates).
-    public static let cpuHasAVX512BF16: Bool = {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
-        return info.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").contains("avx512_bf16") ?? false
-    }()
+    public static let cpuHasAVX512BF16: Bool = CPUFeatures.has("avx512_bf16")
 
     /// Products smaller than this many multiply-adds stay in fp32, also those whose weight is
     /// already bf16: below it oneDNN's per-call cost (memory objects, a stream, a scratchpad)

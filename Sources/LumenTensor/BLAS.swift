@@ -6,6 +6,7 @@ import Foundation
 public enum BLAS {
     /// Sets OpenBLAS's own thread pool once, to the number of compute threads.
     public static let configured: Bool = {
+        OpenBLASKernels.correctMisdetectedCore()
         openblas_set_num_threads(Int32(ComputeThreads.count))
         return true
     }()

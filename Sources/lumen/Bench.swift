@@ -68,7 +68,7 @@ struct Bench: ParsableCommand {
                 "text_encoder_s": median(text), "unet_step_s": median(unet), "vae_decode_s": median(vae),
                 "total_s": median(total), "peak_rss_bytes": peakResidentBytes(),
                 "width": lw * pipeline.vaeScaleFactor, "height": lh * pipeline.vaeScaleFactor, "steps": steps,
-                "guidance": Double(guidance), "runs": runs, "threads": ComputeThreads.count, "bf16_products": BF16Matmul.enabled,
+                "guidance": Double(guidance), "runs": runs, "threads": ComputeThreads.count, "bf16_products": BF16Matmul.enabled, "precision": BF16Matmul.choice,
             ]
             // Every run too, so a report can show the spread behind each median.
             result["runs_s"] = ["text_encoder": text, "unet_step": unet, "vae_decode": vae, "total": total]
@@ -77,7 +77,7 @@ struct Bench: ParsableCommand {
                 let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
-                print("model        \(pipeline.name)  \(lw * pipeline.vaeScaleFactor)×\(lh * pipeline.vaeScaleFactor), \(steps) step(s), guidance \(guidance), \(runs) run(s), \(ComputeThreads.count) threads, \(BF16Matmul.enabled ? "bf16 products" : "fp32")")
+                print("model        \(pipeline.name)  \(lw * pipeline.vaeScaleFactor)×\(lh * pipeline.vaeScaleFactor), \(steps) step(s), guidance \(guidance), \(runs) run(s), \(ComputeThreads.count) threads, \(BF16Matmul.choice)")
                 func spread(_ v: [Double]) -> String { v.count < 2 ? "" : String(format: "  (%.4f–%.4f)", v.min()!, v.max()!) }
                 print(String(format: "text encoder %.4f s", median(text)) + spread(text))
                 print(String(format: "unet step    %.4f s", median(unet)) + spread(unet))
