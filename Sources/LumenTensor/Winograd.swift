@@ -277,7 +277,8 @@ public enum Winograd {
                     ScratchPool.withBuffer(36 * o * capacity + 24 * stride) { m in
                         let phases = m + 36 * o * capacity
                         let vectors = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 40)
-                        defer { vectors.deallocate() }
+                        let stage = UnsafeMutablePointer<Float>.allocate(capacity: stageFloats(tiles: cols))
+                        defer { vectors.deallocate(); stage.deallocate() }
                         let v16 = u16 != nil ? UnsafeMutableRawPointer(v).bindMemory(to: UInt16.self, capacity: 2 * vFloats) : nil
                         for block in range {
                             let rb = block / colBlocks, cb = block % colBlocks
@@ -291,10 +292,10 @@ public enum Winograd {
                                     let plane = x + (image * c + ic) * h * w
                                     if let v16 {
                                         inputTileRow(plane, h: h, w: w, ty: ty, tx0: tx0, cols: bc, phases: phases, stride: stride,
-                                                     e: vectors, into: BFloat16Sink(base: v16), offset: ic * t + rr * bc, step: c * t)
+                                                     e: vectors, stage: stage, into: BFloat16Sink(base: v16), offset: ic * t + rr * bc, step: c * t)
                                     } else {
                                         inputTileRow(plane, h: h, w: w, ty: ty, tx0: tx0, cols: bc, phases: phases, stride: stride,
-                                                     e: vectors, into: Float32Sink(base: v), offset: ic * t + rr * bc, step: c * t)
+                                                     e: vectors, stage: stage, into: Float32Sink(base: v), offset: ic * t + rr * bc, step: c * t)
                                     }
                                 }
                             }
@@ -307,7 +308,7 @@ public enum Winograd {
                                 for rr in 0..<rows {
                                     let image = (r0 + rr) / tilesY, ty = (r0 + rr) % tilesY
                                     outputTileRow(m + oc * t + rr * bc, step: o * t, out + (image * o + oc) * h * w, h: h, w: w,
-                                                  ty: ty, tx0: tx0, cols: bc, bias: bias?[oc] ?? 0, scratch: vectors,
+                                                  ty: ty, tx0: tx0, cols: bc, bias: bias?[oc] ?? 0, scratch: vectors, stage: stage,
                                                   epilogue: epilogue.plane((image * o + oc) * h * w))
                                 }
                             }

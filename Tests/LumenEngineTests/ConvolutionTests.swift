@@ -88,7 +88,11 @@ import Testing
         }
         let worst = zip(fused.data, separate.data).map { abs($0 - $1) }.max() ?? .nan
         #expect(fused.shape == separate.shape)
-        #expect(worst <= 1e-6 * (separate.data.map(abs).max() ?? 1), "worst error \(worst)")
+        // The chunked case multiplies other tile counts than the fused path `separate` took, so
+        // OpenBLAS may sum in another order: 3.5e-6 of the scale on a Zen 5 EPYC (OpenBLAS's
+        // kernels for it), where 1e-6 held on the Zen 4 and Intel machines. A residual or ReLU
+        // left out would be off by the residual itself, ~1 here.
+        #expect(worst <= 1e-5 * (separate.data.map(abs).max() ?? 1), "worst error \(worst)")
         #expect(activation != .relu || !fused.data.contains { $0 < 0 })
     }
 
