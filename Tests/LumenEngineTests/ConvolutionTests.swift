@@ -37,6 +37,8 @@ import Testing
         // multiples of 4 so the clipped last tiles are checked), then im2col below that size.
         (2, 16, 12, 67, 63, 3, 1, 1, true), (1, 8, 8, 64, 64, 3, 1, 1, false), (1, 24, 16, 65, 70, 3, 1, 1, true),
         (2, 10, 12, 32, 34, 3, 1, 1, true),
+        // More input channels than the filter transform stages at once (64), the last block partial.
+        (1, 2 * Winograd.filterStageChannels + 6, 9, 33, 35, 3, 1, 1, true),
         (1, 40, 24, 9, 23, 3, 1, 1, true), (1, 12, 9, 33, 31, 3, 1, 1, true),
         (2, 16, 8, 12, 12, 3, 2, 1, true), (1, 4, 6, 7, 5, 3, 1, 1, true), (2, 16, 8, 6, 7, 1, 1, 0, true),
         (2, 12, 10, 5, 4, 3, 1, 1, false), (3, 8, 6, 4, 4, 3, 1, 1, true),
