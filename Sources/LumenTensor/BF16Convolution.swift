@@ -169,32 +169,35 @@ public enum BF16Convolution {
             }
         }
 
-        /// Writes the elements row-major over `dims` from `blocked`, in this layout.
-        func gather(_ blocked: UnsafePointer<UInt16>, into plain: UnsafeMutablePointer<UInt16>) {
+        /// Writes the elements from `blocked`, in this layout, row-major over `dims` taken in
+        /// `order` (outermost first; nil: as they are, `[1, 0]`: a matrix transposed).
+        func gather(_ blocked: UnsafePointer<UInt16>, into plain: UnsafeMutablePointer<UInt16>, order: [Int]? = nil) {
+            let order = order ?? Array(dims.indices)
             let total = dims.reduce(1, *)
             var position = [Int](repeating: 0, count: dims.count)
             for i in 0..<total {
                 var offset = offset0
                 for d in 0..<dims.count { offset += terms[d][position[d]] }
                 plain[i] = blocked[offset]
-                var d = dims.count - 1
-                while d >= 0 {
+                var j = order.count - 1
+                while j >= 0 {
+                    let d = order[j]
                     position[d] += 1
                     if position[d] < dims[d] { break }
                     position[d] = 0
-                    d -= 1
+                    j -= 1
                 }
             }
         }
     }
 
-    private static func size(_ desc: dnnl_memory_desc_t) -> Int {
+    static func size(_ desc: dnnl_memory_desc_t) -> Int {
         var copy = desc
         return Int(dnnl_memory_desc_get_size(&copy))
     }
 
     /// Runs a primitive on memory made for these (argument, descriptor, data) triples.
-    private static func execute(_ primitive: dnnl_primitive_t, engine: dnnl_engine_t,
+    static func execute(_ primitive: dnnl_primitive_t, engine: dnnl_engine_t,
                                 _ arguments: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]) -> Bool {
         var stream: dnnl_stream_t?
         var memories: [dnnl_memory_t?] = []
@@ -239,7 +242,7 @@ public enum BF16Convolution {
     }
 
     /// A blocked layout's description (strides, padded dims, inner blocks) as numbers.
-    private static func layout(_ desc: dnnl_memory_desc_t) -> [Int64] {
+    static func layout(_ desc: dnnl_memory_desc_t) -> [Int64] {
         var d = desc
         let n = Int(d.ndims)
         func ints<T>(_ value: inout T, _ count: Int) -> [Int64] {
@@ -262,7 +265,7 @@ public enum BF16Convolution {
         return attr
     }
 
-    private static func reorder(_ from: dnnl_memory_desc_t, _ to: dnnl_memory_desc_t, engine: dnnl_engine_t) -> dnnl_primitive_t? {
+    static func reorder(_ from: dnnl_memory_desc_t, _ to: dnnl_memory_desc_t, engine: dnnl_engine_t) -> dnnl_primitive_t? {
         var (f, t) = (from, to)
         var pd: dnnl_primitive_desc_t?
         guard dnnl_reorder_primitive_desc_create(&pd, &f, engine, &t, engine, nil) == dnnl_success else { return nil }

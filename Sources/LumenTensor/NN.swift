@@ -62,7 +62,15 @@ public enum NN {
                     return true
                 }) { return }
                 // In bf16 the bias goes to oneDNN with the product (no fill pass, no sum post-op
-                // reading C back): 77×1024×1024 0.53 → 0.50 ms in the C harness.
+                // reading C back): 77×1024×1024 0.53 → 0.50 ms in the C harness. The weight is
+                // kept in oneDNN's packed layout (`BF16Matmul.linearPacked`) where it can be.
+                let packed = withBiasPointer(bias) { b in
+                    BF16Matmul.linearPacked(m: m, n: n, k: k, a: xp.baseAddress!, weight: weight, bias: b, activation: activation, c: out)
+                }
+                if packed {
+                    fused = true
+                    return
+                }
                 if withBF16Weight(weight, { w in
                     withBiasPointer(bias) { b in
                         BF16Matmul.gemm(transB: true, m: m, n: n, k: k, a: .float32(xp.baseAddress!, ld: k), b: .bfloat16(w, ld: k),

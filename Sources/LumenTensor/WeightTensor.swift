@@ -40,6 +40,9 @@ public struct WeightTensor: Sendable {
     /// oneDNN's blocked filters, when this convolution ran on its primitive (`BF16Convolution`);
     /// they then replace the plain bf16 elements.
     public let blockedFilters = DerivedWeightCache()
+    /// oneDNN's packed matmul weight, when this linear layer's product ran in bf16
+    /// (`BF16Matmul.linearPacked`); it then replaces the plain bf16 elements.
+    public let packedWeights = DerivedWeightCache()
 
     public init(shape: [Int], storage: Storage) {
         let count: Int

@@ -27,6 +27,37 @@ struct BF16MatmulTests {
         #expect(worst <= 0.02 * scale, "worst error \(worst) of \(scale)")
     }
 
+    /// A linear weight kept in oneDNN's packed layout (`BF16Matmul.linearPacked`): the product
+    /// equals the one from the plain bf16 weight, the plain elements are released for the packed
+    /// ones, and gathered back exactly when another path reads them.
+    @Test func packedLinearWeightsMatchPlainOnes() {
+        let (m, n, k) = (24, 136, 72)  // n not a multiple of oneDNN's 16-column blocks
+        let bits = (0..<(n * k)).map { BF16Matmul.bfloat16(fromHalf: Float16(sin(Double($0) * 0.13))) }
+        let weight = WeightTensor(shape: [n, k], storage: .bfloat16(bits))
+        let x = Tensor(shape: [2, m / 2, k], data: (0..<(m * k)).map { Float(cos(Double($0) * 0.29)) })
+        let bias = Tensor(shape: [n], data: (0..<n).map { Float(sin(Double($0) * 0.7)) })
+        var plain = [Float](repeating: .nan, count: m * n)
+        let ran = BF16Matmul.$forced.withValue(true) {
+            bits.withUnsafeBufferPointer { w in x.data.withUnsafeBufferPointer { a in bias.data.withUnsafeBufferPointer { b in
+                BF16Matmul.gemm(transB: true, m: m, n: n, k: k, a: .float32(a.baseAddress!, ld: k), b: .bfloat16(w.baseAddress!, ld: k),
+                                bias: b.baseAddress!, c: &plain, ldc: n)
+            } } }
+        }
+        #expect(ran)
+        let packed = BF16Matmul.$forced.withValue(true) { NN.linear(x, weight: weight, bias: bias) }
+        #expect(weight.packedWeights.isFilled, "the packed path did not run")
+        let scale = plain.map(abs).max() ?? 1
+        let worst = zip(plain, packed.data).map { abs($0 - $1) }.max() ?? .nan
+        #expect(worst <= 1e-5 * scale, "worst error \(worst) of \(scale)")
+        if case let .bfloat16(box) = weight.elements { #expect(!box.holdsPlain, "the plain elements were kept beside the packed ones") }
+        guard case let .bfloat16(back) = weight.storage else {
+            Issue.record("the weight is no longer bf16")
+            return
+        }
+        let mismatches = zip(back, bits).filter { $0 != $1 }.count
+        #expect(back.count == bits.count && mismatches == 0, "\(mismatches) elements gathered back wrong")
+    }
+
     @Test(arguments: [false, true]) func attentionMatchesFP32ToBF16Precision(causal: Bool) throws {
         let (b, lq, lk, heads, dh) = (2, 150, causal ? 150 : 70, 3, 16)
         func tensor(_ shape: [Int], _ f: Double) -> Tensor {
