@@ -164,16 +164,21 @@ public enum BF16Matmul {
     private static let state = State()
 
     /// Multiply-adds per product from which attention runs in bf16 (`LUMEN_ATTENTION_BF16_MIN`
-    /// overrides, for measuring: the UNet's small attentions timed the same either way).
-    static let attentionMinimum: Int = Int(getenvString("LUMEN_ATTENTION_BF16_MIN") ?? "") ?? 1 << 28
+    /// overrides, for measuring).
+    static let attentionMinimum: Int = Int(getenvString("LUMEN_ATTENTION_BF16_MIN") ?? "") ?? 1 << 24
 
     /// Whether attention over `lq` queries and `lk` keys, `dim` channels over all heads, runs its
     /// products in bf16: its operands are converted once per call, so only the work matters.
     /// From 2²⁸ multiply-adds per product (the SD UNet's 1024 tokens at 640 channels and up):
     /// 4096 tokens went 0.20 → 0.12 s per SD UNet call at 512² when this came in; 1024 tokens at
     /// 640 channels gained 10 % then, before the probabilities were written as bf16 directly
-    /// (`VectorMath.softmaxNumeratorsBase2`); the built-in model's attention (≤ 256 tokens, ≤ 192
-    /// channels) stays fp32, where oneDNN's per-call cost on small tiles lost time.
+    /// (`VectorMath.softmaxNumeratorsBase2`). From 2²⁴ since a Zen 5 EPYC, where bf16 products
+    /// run 3.9× OpenBLAS's fp32 (against ~2× on Zen 4): random SD-Turbo at 256², 50 calls each,
+    /// two alternating pairs, 256×256 tokens at 640 channels 0.047–0.052 → 0.025–0.029 s and
+    /// 1024×77 at 320 0.039–0.046 → 0.029–0.031 s; 256×77 at 640 (2^23.6) timed even, and 64
+    /// tokens at 1280 (2^22.3–2^22.6) lost (0.009–0.013 → 0.017–0.022 s: oneDNN's per-call cost
+    /// on tiny tiles), so they stay fp32, as does the built-in model's attention (≤ 256 tokens,
+    /// ≤ 192 channels).
     static func attentionWorthIt(lq: Int, lk: Int, dim: Int) -> Bool {
         if let forced { return forced }
         return enabled && lq * lk * dim >= attentionMinimum

@@ -35,6 +35,7 @@ import Testing
         (1, 300, 2100, 2, 8, false),  // 3 query tiles of ≤ 124 rows
         (2, 77, 77, 4, 8, true),      // CLIP's causal self-attention
         (2, 40, 7, 3, 16, false),     // cross-attention to a few tokens
+        (1, 301, 64, 5, 8, false),    // five heads split to ten tasks of 151 and 150 rows
     ])
     func matchesReference(_ p: (Int, Int, Int, Int, Int, Bool)) {
         let (b, lq, lk, heads, dh, causal) = p
@@ -50,5 +51,19 @@ import Testing
         let worst = zip(y.data, ref).map { abs(Double($0) - $1) }.max() ?? 0
         #expect(y.shape == [b, lq, dim])
         #expect(worst <= 2e-5, "max error \(worst)")
+    }
+
+    /// Rows per task: the cache budget's tile, split further only while the tasks are too few
+    /// to share evenly between the cores.
+    @Test func tileRowsBalanceTheCores() {
+        let budgetRows = NN.attentionTileFloats / 1024
+        // SD's 32×32 level, one picture: five 1024-row heads would leave one core three tasks.
+        #expect(NN.attentionTileRows(b: 1, heads: 5, lq: 1024, lk: 1024, threads: 2) == Swift.min(1024, budgetRows) / 2)
+        // Already even (two pictures), or many tasks: the budget's tile stands.
+        #expect(NN.attentionTileRows(b: 2, heads: 5, lq: 1024, lk: 1024, threads: 2) == Swift.min(1024, budgetRows))
+        #expect(NN.attentionTileRows(b: 1, heads: 5, lq: 4096, lk: 4096, threads: 2) == NN.attentionTileFloats / 4096)
+        // One core: nothing to balance. Three cores: five heads → fifteen tasks.
+        #expect(NN.attentionTileRows(b: 1, heads: 5, lq: 77, lk: 77, threads: 1) == 77)
+        #expect(NN.attentionTileRows(b: 1, heads: 5, lq: 77, lk: 77, threads: 3) == 26)
     }
 }
