@@ -8,9 +8,9 @@ import Testing
         var worst = 0.0
         var x: Float = -87
         while x < 87.8 {
-            let lanes = VectorMath.F8((0..<8).map { x + Float($0) * 0.0137 })
+            let lanes = VectorMath.F16((0..<16).map { x + Float($0) * 0.0137 })
             let got = VectorMath.exp(lanes)
-            for i in 0..<8 {
+            for i in 0..<16 {
                 let want = Foundation.exp(Double(lanes[i]))
                 worst = max(worst, abs(Double(got[i]) - want) / want)
             }
@@ -18,8 +18,8 @@ import Testing
         }
         #expect(worst < 2.5e-7, "relative error \(worst)")
         // Clamped, never inf or NaN.
-        let extreme = VectorMath.exp(VectorMath.F8(-1000, -90, 90, 1000, .zero, -0.0, 1, -1))
-        #expect((0..<8).allSatisfy { extreme[$0].isFinite && extreme[$0] >= 0 })
+        let extreme = VectorMath.exp(VectorMath.F16(lowHalf: VectorMath.F8(-1000, -90, 90, 1000, .zero, -0.0, 1, -1), highHalf: .zero))
+        #expect((0..<16).allSatisfy { extreme[$0].isFinite && extreme[$0] >= 0 })
     }
 
     /// Attention's bf16 probabilities: base-2 numerators within bf16 rounding of the exact ones
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func siluSoftmaxAndStatisticsMatchScalarMath() {
-        let n = 1003  // not a multiple of 8: the scalar tails run too
+        let n = 1003  // not a multiple of 16: the padded tail vectors run too
         let values = (0..<n).map { Float(sin(Double($0) * 0.37) * 12) }
         var silu = [Float](repeating: 0, count: n)
         values.withUnsafeBufferPointer { src in
@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func geluAndGegluMatchTheExactErfForm() {
-        let n = 1005  // a scalar-free tail of 5 lanes
+        let n = 1005  // a tail of 13 lanes
         let values = (0..<n).map { Float(sin(Double($0) * 0.53) * 9) }
         let gates = values.map { -$0 * 0.7 }
         var gelu = [Float](repeating: 0, count: n), geglu = gelu
@@ -81,7 +81,7 @@ import Testing
             #expect(abs(Double(geglu[i]) - x * exact(g)) <= 1e-6 * max(1, abs(x * g)), "geglu(\(x), \(g))")
         }
         // Far tails: 0 for large negative, x for large positive, never NaN.
-        let tails = VectorMath.gelu(VectorMath.F8(-1000, -30, -9, 0, -0.0, 9, 30, 1000))
+        let tails = VectorMath.gelu(VectorMath.F16(lowHalf: VectorMath.F8(-1000, -30, -9, 0, -0.0, 9, 30, 1000), highHalf: .zero))
         #expect(abs(tails[0]) < 1e-30 && abs(tails[1]) < 1e-30 && abs(tails[2]) < 1e-15 && tails[3] == 0 && tails[4] == 0)
         #expect(tails[5] == 9 && tails[6] == 30 && tails[7] == 1000)
     }

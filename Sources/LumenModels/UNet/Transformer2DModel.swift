@@ -50,7 +50,7 @@ public struct BasicTransformerBlock: Sendable {
         let rows = x.count / (2 * inner)
         var shape = x.shape
         shape[shape.count - 1] = inner
-        return Tensor(uninitializedShape: shape) { o in
+        return OpProfiler.measure("geglu \(rows)×\(inner)") { Tensor(uninitializedShape: shape) { o in
             x.data.withUnsafeBufferPointer { p in
                 parallelChunks(rows, minChunk: 16) { range in
                     for r in range {
@@ -60,7 +60,7 @@ public struct BasicTransformerBlock: Sendable {
                     }
                 }
             }
-        }
+        } }
     }
 }
 
