@@ -595,38 +595,68 @@ public enum NN {
     /// four times with both cores on each GEMM: the UNet's 4096-token self-attention ran at ~50
     /// GFLOP/s.
     public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool = false, scale: Float? = nil) -> Tensor {
-        let (b, lq, dim) = (q.shape[0], q.shape[1], q.shape[2])
-        let lk = k.shape[1]
+        let (lq, dim, lk) = (q.shape[1], q.shape[2], k.shape[1])
+        return q.data.withUnsafeBufferPointer { qp in
+            k.data.withUnsafeBufferPointer { kp in
+                v.data.withUnsafeBufferPointer { vp in
+                    attention(AttentionOperands(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: q.shape[0], lq: lq, lk: lk,
+                                                dim: dim, ldq: dim, ldkv: dim, qBatchStride: lq * dim, kvBatchStride: lk * dim),
+                              heads: heads, causal: causal, scale: scale)
+                }
+            }
+        }
+    }
+
+    /// Self-attention on a fused projection: `qkv` is `[B, L, 3·H·d]`, each row `[q | k | v]`
+    /// (`Linear.concatenating` of `to_q`, `to_k`, `to_v`), read in place with row stride 3·H·d.
+    public static func attention(qkv: Tensor, heads: Int, causal: Bool = false, scale: Float? = nil) -> Tensor {
+        let (l, width) = (qkv.shape[1], qkv.shape[2])
+        precondition(width % 3 == 0, "attention: fused projection width \(width) is not 3 × channels")
+        let dim = width / 3
+        return qkv.data.withUnsafeBufferPointer { p in
+            let base = p.baseAddress!
+            return attention(AttentionOperands(q: base, k: base + dim, v: base + 2 * dim, batch: qkv.shape[0], lq: l, lk: l, dim: dim,
+                                               ldq: width, ldkv: width, qBatchStride: l * width, kvBatchStride: l * width),
+                             heads: heads, causal: causal, scale: scale)
+        }
+    }
+
+    /// Where attention's Q, K and V rows are: separate tensors, or column ranges of one fused one.
+    struct AttentionOperands {
+        var q, k, v: UnsafePointer<Float>
+        var batch, lq, lk, dim: Int
+        /// Row strides (elements) of Q and of K/V, and the strides from one image to the next.
+        var ldq, ldkv, qBatchStride, kvBatchStride: Int
+    }
+
+    private static func attention(_ o: AttentionOperands, heads: Int, causal: Bool, scale: Float?) -> Tensor {
+        let (b, lq, lk, dim) = (o.batch, o.lq, o.lk, o.dim)
         let dh = dim / heads
         let s = scale ?? 1 / Float(dh).squareRoot()
         let tile = attentionTileRows(b: b, heads: heads, lq: lq, lk: lk)
         let tilesPerHead = (lq + tile - 1) / tile
         if BF16Matmul.attentionWorthIt(lq: lq, lk: lk, dim: dim),
-           let result = attentionBF16(q: q, k: k, v: v, heads: heads, causal: causal, scale: s, tile: tile) {
+           let result = attentionBF16(o, heads: heads, causal: causal, scale: s, tile: tile) {
             return result
         }
+        let operands = UncheckedSendable(o)
         return OpProfiler.measure("attention \(lq)×\(lk) \(heads)×\(dh) ×\(b)") { Tensor(uninitializedShape: [b, lq, dim]) { out in
-            q.data.withUnsafeBufferPointer { qp in
-                k.data.withUnsafeBufferPointer { kp in
-                    v.data.withUnsafeBufferPointer { vp in
-                        BLAS.singleThreaded {
-                            parallelFor(b * heads * tilesPerHead) { task in
-                                let (bi, h, r0, rows) = attentionTask(task, heads: heads, tilesPerHead: tilesPerHead, tile: tile, lq: lq)
-                                let qh = qp.baseAddress! + bi * lq * dim + h * dh
-                                let kh = kp.baseAddress! + bi * lk * dim + h * dh
-                                let vh = vp.baseAddress! + bi * lk * dim + h * dh
-                                let oh = out.baseAddress! + bi * lq * dim + h * dh
-                                ScratchPool.withBuffer(rows * lk) { scores in
-                                BLAS.gemm(transB: true, m: rows, n: lk, k: dh, alpha: s,
-                                          a: qh + r0 * dim, lda: dim, b: kh, ldb: dim,
-                                          c: scores, ldc: lk)
-                                let sums = softmaxNumerators(scores, rows: rows, lk: lk, firstQuery: r0, causal: causal)
-                                BLAS.gemm(m: rows, n: dh, k: lk, a: scores, lda: lk,
-                                          b: vh, ldb: dim, c: oh + r0 * dim, ldc: dim)
-                                divideRows(oh + r0 * dim, by: sums, width: dh, stride: dim)
-                                }
-                            }
-                        }
+            BLAS.singleThreaded {
+                parallelFor(b * heads * tilesPerHead) { task in
+                    let o = operands.value
+                    let (bi, h, r0, rows) = attentionTask(task, heads: heads, tilesPerHead: tilesPerHead, tile: tile, lq: lq)
+                    let qh = o.q + bi * o.qBatchStride + h * dh
+                    let kh = o.k + bi * o.kvBatchStride + h * dh
+                    let vh = o.v + bi * o.kvBatchStride + h * dh
+                    let oh = out.baseAddress! + bi * lq * dim + h * dh
+                    ScratchPool.withBuffer(rows * lk) { scores in
+                        BLAS.gemm(transB: true, m: rows, n: lk, k: dh, alpha: s,
+                                  a: qh + r0 * o.ldq, lda: o.ldq, b: kh, ldb: o.ldkv,
+                                  c: scores, ldc: lk)
+                        let sums = softmaxNumerators(scores, rows: rows, lk: lk, firstQuery: r0, causal: causal)
+                        BLAS.gemm(m: rows, n: dh, k: lk, a: scores, lda: lk,
+                                  b: vh, ldb: o.ldkv, c: oh + r0 * dim, ldc: dim)
+                        divideRows(oh + r0 * dim, by: sums, width: dh, stride: dim)
                     }
                 }
             }
@@ -686,9 +716,8 @@ public enum NN {
     /// products themselves run at the bf16 rate on the task's own core; the softmax and its
     /// deferred normalisation stay fp32. Nil when oneDNN cannot run a product (the caller then
     /// computes in fp32).
-    static func attentionBF16(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool, scale s: Float, tile: Int) -> Tensor? {
-        let (b, lq, dim) = (q.shape[0], q.shape[1], q.shape[2])
-        let lk = k.shape[1]
+    static func attentionBF16(_ o: AttentionOperands, heads: Int, causal: Bool, scale s: Float, tile: Int) -> Tensor? {
+        let (b, lq, lk, dim) = (o.batch, o.lq, o.lk, o.dim)
         let dh = dim / heads
         let tilesPerHead = (lq + tile - 1) / tile
         var failed = false
@@ -697,8 +726,14 @@ public enum NN {
             ScratchPool.withBuffer((qCount + 2 * kvCount + 1) / 2) { raw in
                 let q16 = UnsafeMutableRawPointer(raw).bindMemory(to: UInt16.self, capacity: qCount + 2 * kvCount)
                 let k16 = q16 + qCount, v16 = k16 + kvCount
-                for (t, dst) in [(q, q16), (k, k16), (v, v16)] {
-                    t.data.withUnsafeBufferPointer { BF16Matmul.convert($0.baseAddress!, rows: t.count / dim, columns: dim, ld: dim, into: dst) }
+                // Made contiguous (row stride `dim`) as they are rounded, images one after another.
+                for (src, ld, rows, stride, dst) in [(o.q, o.ldq, lq, o.qBatchStride, q16), (o.k, o.ldkv, lk, o.kvBatchStride, k16),
+                                                     (o.v, o.ldkv, lk, o.kvBatchStride, v16)] {
+                    if stride == rows * ld {
+                        BF16Matmul.convert(src, rows: b * rows, columns: dim, ld: ld, into: dst)
+                    } else {
+                        for i in 0..<b { BF16Matmul.convert(src + i * stride, rows: rows, columns: dim, ld: ld, into: dst + i * rows * dim) }
+                    }
                 }
                 let failures = UncheckedSendable(UnsafeMutablePointer<Bool>.allocate(capacity: b * heads * tilesPerHead))
                 failures.value.initialize(repeating: false, count: b * heads * tilesPerHead)

@@ -69,6 +69,30 @@ public struct WeightTensor: Sendable {
         elements = .mapped(MappedElements(base: base, precision: precision, owner: owner))
     }
 
+    /// The rows of `parts` one after another (`torch.cat(dim=0)`): weights of layers that read
+    /// the same input, multiplied as one (attention's `to_q`, `to_k`, `to_v`). Nil unless all
+    /// are kept in memory at one precision with equal row lengths. The parts' elements are copied,
+    /// so callers keep only the result.
+    public init?(concatenatingRows parts: [WeightTensor]) {
+        guard let first = parts.first, parts.allSatisfy({ $0.rowLength == first.rowLength }) else { return nil }
+        for part in parts { if case .mapped = part.elements { return nil } }
+        let shape = [parts.reduce(0) { $0 + $1.rows }] + Array(first.shape.dropFirst())
+        switch first.storage {
+        case .float32:
+            var all: [Float] = []
+            for part in parts { guard case let .float32(a) = part.storage else { return nil }; all += a }
+            self.init(shape: shape, storage: .float32(all))
+        case .float16:
+            var all: [Float16] = []
+            for part in parts { guard case let .float16(a) = part.storage else { return nil }; all += a }
+            self.init(shape: shape, storage: .float16(all))
+        case .bfloat16:
+            var all: [UInt16] = []
+            for part in parts { guard case let .bfloat16(a) = part.storage else { return nil }; all += a }
+            self.init(shape: shape, storage: .bfloat16(all))
+        }
+    }
+
     /// The same elements viewed with another shape of as many elements (no derived form is
     /// carried over: those depend on the shape).
     public func reshaped(_ newShape: [Int]) -> WeightTensor {

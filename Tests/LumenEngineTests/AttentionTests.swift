@@ -53,6 +53,24 @@ import Testing
         #expect(worst <= 2e-5, "max error \(worst)")
     }
 
+    /// Self-attention read in place from a fused `[q | k | v]` projection equals attention on the
+    /// three separate tensors, in fp32 and with bf16 products.
+    @Test(arguments: [false, true]) func fusedProjectionMatchesSeparateTensors(bf16: Bool) {
+        let (b, l, heads, dh) = (2, 37, 3, 8)
+        let dim = heads * dh
+        let qkv = Tensor(shape: [b, l, 3 * dim], data: ConvolutionTests.values(b * l * 3 * dim, seed: 21))
+        func part(_ i: Int) -> Tensor {
+            Tensor(shape: [b, l, dim], data: (0..<(b * l)).flatMap { r in qkv.data[(r * 3 + i) * dim..<(r * 3 + i + 1) * dim] })
+        }
+        BF16Matmul.$forced.withValue(bf16) {
+            let fused = NN.attention(qkv: qkv, heads: heads, causal: true)
+            let separate = NN.attention(q: part(0), k: part(1), v: part(2), heads: heads, causal: true)
+            #expect(fused.shape == [b, l, dim])
+            let worst = zip(fused.data, separate.data).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-6, "max difference \(worst)")
+        }
+    }
+
     /// Rows per task: the cache budget's tile, split further only while the tasks are too few
     /// to share evenly between the cores.
     @Test func tileRowsBalanceTheCores() {

@@ -38,20 +38,21 @@ public struct CLIPTextConfig: Sendable, Equatable {
 
 /// `CLIPAttention`: multi-head self-attention with a causal mask.
 struct CLIPAttention: Sendable {
-    var qProj, kProj, vProj, outProj: Linear
+    /// `q_proj`, `k_proj`, `v_proj`, joined into one layer (`QKVProjections`).
+    var projections: QKVProjections
+    var outProj: Linear
     var heads: Int
 
     init(_ w: WeightScope, _ c: CLIPTextConfig) {
         let d = c.hiddenSize
-        qProj = Linear(w("q_proj"), in: d, out: d)
-        kProj = Linear(w("k_proj"), in: d, out: d)
-        vProj = Linear(w("v_proj"), in: d, out: d)
+        projections = QKVProjections(q: Linear(w("q_proj"), in: d, out: d), k: Linear(w("k_proj"), in: d, out: d),
+                                     v: Linear(w("v_proj"), in: d, out: d), fuse: true)
         outProj = Linear(w("out_proj"), in: d, out: d)
         heads = c.numAttentionHeads
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        outProj(NN.attention(q: qProj(x), k: kProj(x), v: vProj(x), heads: heads, causal: true))
+        outProj(projections.attention(x, context: nil, heads: heads, causal: true))
     }
 }
 

@@ -12,7 +12,22 @@ public struct Linear: Sendable {
         bias = hasBias ? w.tensor("bias", [outFeatures]) : nil
     }
 
+    public init(weight: WeightTensor, bias: Tensor?) {
+        self.weight = weight
+        self.bias = bias
+    }
+
     public func callAsFunction(_ x: Tensor) -> Tensor { NN.linear(x, weight: weight, bias: bias) }
+
+    /// One layer computing `parts` side by side (outputs concatenated in order) for layers that
+    /// read the same input; a missing bias counts as zeros. Nil when the weights cannot be joined
+    /// (`WeightTensor(concatenatingRows:)`).
+    public static func concatenating(_ parts: [Linear]) -> Linear? {
+        guard let weight = WeightTensor(concatenatingRows: parts.map(\.weight)) else { return nil }
+        guard parts.contains(where: { $0.bias != nil }) else { return Linear(weight: weight, bias: nil) }
+        let bias = parts.flatMap { $0.bias?.data ?? [Float](repeating: 0, count: $0.weight.rows) }
+        return Linear(weight: weight, bias: Tensor(shape: [bias.count], data: bias))
+    }
 
     /// `activation(self(x))`, the activation fused into the product where it can be
     /// (`NN.linear(_:weight:bias:activation:)`).
