@@ -527,6 +527,11 @@ public enum BF16Matmul {
     /// fp32 → bf16 (round to nearest even) of `count` contiguous values, on the calling thread.
     static func convertOnThisThread(_ src: UnsafePointer<Float>, count: Int, into dst: UnsafeMutablePointer<UInt16>) {
         var j = 0
+        // 16 lanes (one AVX-512 register; `SIMD8` stays at 256 bits), then 8.
+        while j + 16 <= count {
+            UnsafeMutableRawPointer(dst + j).storeBytes(of: bfloat16(VectorMath.load16(src + j)), as: SIMD16<UInt16>.self)
+            j += 16
+        }
         while j + 8 <= count {
             let v = VectorMath.load(src + j)
             UnsafeMutableRawPointer(dst + j).storeBytes(of: bfloat16(v), as: SIMD8<UInt16>.self)

@@ -63,6 +63,23 @@ public struct Conv2d: Sendable {
         return activation.fusable == nil ? activation(y) : y
     }
 
+    /// `self(x)` plus a per-channel `extra` (`[C]`, or `[B, C]` with one value per item and
+    /// channel), added by the convolution as part of its bias when every item's row is the same
+    /// (one picture, or a guided batch at one timestep), instead of as a pass over the output.
+    public func callAsFunction(_ x: Tensor, addingChannelBias extra: Tensor) -> Tensor {
+        let c = weight.rows
+        let itemsEqual = extra.count == c || (extra.count % c == 0 && extra.data.withUnsafeBufferPointer { e in
+            (1..<(extra.count / c)).allSatisfy { i in (0..<c).allSatisfy { e[i * c + $0] == e[$0] } }
+        })
+        guard itemsEqual else {
+            var y = self(x)
+            y.addChannelBias(extra)
+            return y
+        }
+        let joined = (0..<c).map { (bias?.data[$0] ?? 0) + extra.data[$0] }
+        return NN.conv2d(x, weight: weight, bias: Tensor(shape: [c], data: joined), stride: stride, padding: padding)
+    }
+
     /// Convolution with explicit padding (e.g. diffusers' `Downsample2D` with `padding=0`,
     /// which pads right and bottom by one pixel before a stride-2 convolution).
     public func callAsFunction(_ x: Tensor, padding explicit: NN.Padding) -> Tensor {
