@@ -600,7 +600,7 @@ public enum NN {
             k.data.withUnsafeBufferPointer { kp in
                 v.data.withUnsafeBufferPointer { vp in
                     attention(AttentionOperands(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, batch: q.shape[0], lq: lq, lk: lk,
-                                                dim: dim, ldq: dim, ldkv: dim, qBatchStride: lq * dim, kvBatchStride: lk * dim),
+                                                dim: dim, ldq: dim, ldkv: dim),
                               heads: heads, causal: causal, scale: scale)
                 }
             }
@@ -616,7 +616,7 @@ public enum NN {
         return qkv.data.withUnsafeBufferPointer { p in
             let base = p.baseAddress!
             return attention(AttentionOperands(q: base, k: base + dim, v: base + 2 * dim, batch: qkv.shape[0], lq: l, lk: l, dim: dim,
-                                               ldq: width, ldkv: width, qBatchStride: l * width, kvBatchStride: l * width),
+                                               ldq: width, ldkv: width),
                              heads: heads, causal: causal, scale: scale)
         }
     }
@@ -625,8 +625,10 @@ public enum NN {
     struct AttentionOperands {
         var q, k, v: UnsafePointer<Float>
         var batch, lq, lk, dim: Int
-        /// Row strides (elements) of Q and of K/V, and the strides from one image to the next.
-        var ldq, ldkv, qBatchStride, kvBatchStride: Int
+        /// Row strides (elements) of Q and of K/V; images follow one another (`lq` or `lk` rows).
+        var ldq, ldkv: Int
+        var qBatchStride: Int { lq * ldq }
+        var kvBatchStride: Int { lk * ldkv }
     }
 
     private static func attention(_ o: AttentionOperands, heads: Int, causal: Bool, scale: Float?) -> Tensor {
@@ -726,14 +728,9 @@ public enum NN {
             ScratchPool.withBuffer((qCount + 2 * kvCount + 1) / 2) { raw in
                 let q16 = UnsafeMutableRawPointer(raw).bindMemory(to: UInt16.self, capacity: qCount + 2 * kvCount)
                 let k16 = q16 + qCount, v16 = k16 + kvCount
-                // Made contiguous (row stride `dim`) as they are rounded, images one after another.
-                for (src, ld, rows, stride, dst) in [(o.q, o.ldq, lq, o.qBatchStride, q16), (o.k, o.ldkv, lk, o.kvBatchStride, k16),
-                                                     (o.v, o.ldkv, lk, o.kvBatchStride, v16)] {
-                    if stride == rows * ld {
-                        BF16Matmul.convert(src, rows: b * rows, columns: dim, ld: ld, into: dst)
-                    } else {
-                        for i in 0..<b { BF16Matmul.convert(src + i * stride, rows: rows, columns: dim, ld: ld, into: dst + i * rows * dim) }
-                    }
+                // Made contiguous (row stride `dim`) as they are rounded.
+                for (src, ld, rows, dst) in [(o.q, o.ldq, lq, q16), (o.k, o.ldkv, lk, k16), (o.v, o.ldkv, lk, v16)] {
+                    BF16Matmul.convert(src, rows: b * rows, columns: dim, ld: ld, into: dst)
                 }
                 let failures = UncheckedSendable(UnsafeMutablePointer<Bool>.allocate(capacity: b * heads * tilesPerHead))
                 failures.value.initialize(repeating: false, count: b * heads * tilesPerHead)

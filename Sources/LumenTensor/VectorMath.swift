@@ -253,4 +253,3 @@ public enum VectorMath {
         return (sum, squares)
     }
 }
-

@@ -77,19 +77,24 @@ public struct WeightTensor: Sendable {
         guard let first = parts.first, parts.allSatisfy({ $0.rowLength == first.rowLength }) else { return nil }
         for part in parts { if case .mapped = part.elements { return nil } }
         let shape = [parts.reduce(0) { $0 + $1.rows }] + Array(first.shape.dropFirst())
-        switch first.storage {
-        case .float32:
-            var all: [Float] = []
-            for part in parts { guard case let .float32(a) = part.storage else { return nil }; all += a }
+        let storages = parts.map(\.storage)
+        /// All parts' elements in order, when every part is stored as `case`.
+        func joined<T>(_ elements: (Storage) -> [T]?) -> [T]? {
+            var all: [T] = []
+            for storage in storages {
+                guard let a = elements(storage) else { return nil }
+                all += a
+            }
+            return all
+        }
+        if let all = joined({ if case let .float32(a) = $0 { a } else { nil } }) {
             self.init(shape: shape, storage: .float32(all))
-        case .float16:
-            var all: [Float16] = []
-            for part in parts { guard case let .float16(a) = part.storage else { return nil }; all += a }
+        } else if let all = joined({ if case let .float16(a) = $0 { a } else { nil } }) {
             self.init(shape: shape, storage: .float16(all))
-        case .bfloat16:
-            var all: [UInt16] = []
-            for part in parts { guard case let .bfloat16(a) = part.storage else { return nil }; all += a }
+        } else if let all = joined({ if case let .bfloat16(a) = $0 { a } else { nil } }) {
             self.init(shape: shape, storage: .bfloat16(all))
+        } else {
+            return nil
         }
     }
 

@@ -24,8 +24,13 @@ public struct ResnetBlock2D: Sendable {
     /// `temb` is the already-activated time embedding (`silu(temb)`), shared by all blocks.
     public func callAsFunction(_ x: Tensor, temb: Tensor?) -> Tensor {
         let normed = norm1(x, silu: true)
-        // The projected time embedding joins conv1's bias (no pass over its output).
-        let h = timeEmbProj.flatMap { p in temb.map { conv1(normed, addingChannelBias: p($0)) } } ?? conv1(normed)
+        let h: Tensor
+        if let timeEmbProj, let temb {
+            // The projected time embedding joins conv1's bias (no pass over its output).
+            h = conv1(normed, addingChannelBias: timeEmbProj(temb))
+        } else {
+            h = conv1(normed)
+        }
         var out = conv2(norm2(h, silu: true))
         out += convShortcut.map { $0(x) } ?? x  // in place on the fresh branch: no copy of x
         if outputScaleFactor != 1 { out = out / outputScaleFactor }
