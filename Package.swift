@@ -49,8 +49,11 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
 
+        // The one hand-written C kernel: AVX512-BF16 products for weight-bound layers (see
+        // WeightStreaming.swift); optimised in debug too, like the Swift kernels.
+        .target(name: "CLumenKernels", cSettings: [.unsafeFlags(["-O2"])]),
         // Tensor core and CPU kernels (BLAS-backed GEMM, convolution, norms, attention, RNG).
-        .target(name: "LumenTensor", dependencies: ["COpenBLAS", "CMalloc", "CDNNL"], swiftSettings: kernels),
+        .target(name: "LumenTensor", dependencies: ["COpenBLAS", "CMalloc", "CDNNL", "CLumenKernels"], swiftSettings: kernels),
         // safetensors, diffusers folder layout, single-file LDM checkpoints, the weight store.
         .target(name: "LumenWeights", dependencies: ["LumenTensor"], swiftSettings: optimize),
         // CLIP byte-level BPE tokenizer.

@@ -268,7 +268,9 @@ public enum NN {
     ///
     /// 3×3 stride-1 "same" convolutions with enough channels use Winograd F(4×4, 3×3) (see
     /// `Winograd`), 4× fewer multiplications; those with at most 4 outputs (image heads) a direct
-    /// stencil (`conv3x3FewOutputs`).
+    /// stencil (`conv3x3FewOutputs`); with bf16 products, those with at most 16 output pixels and
+    /// a big filter bank stream it (`WeightStreaming`), and other big ones run on oneDNN
+    /// (`BF16Convolution`).
     /// Otherwise lowered to GEMM: 1×1 stride-1 convolutions multiply directly; others unfold the input
     /// (im2col) in bands of output rows so the unfolded buffer stays small (≤ ~16 MB), which keeps
     /// memory flat even for the 512×512 VAE decoder.
@@ -312,11 +314,12 @@ public enum NN {
         let outHW = outH * outW
         let kdim = c * kh * kw
         let fewOutputs = o <= fewOutputsMaximum && kh == 3 && kw == 3 && stride == 1 && padding == .same(1)
+        let streaming = !fewOutputs && WeightStreaming.worthIt(pixels: n * outHW, c: c, o: o, kh: kh, kw: kw)
         let oneDNN = !fewOutputs && BF16Convolution.worthIt(n: n, c: c, o: o, kh: kh, kw: kw, outputPixels: outHW)
-        let winograd = !fewOutputs && Winograd.enabled && Winograd.applies(c: c, o: o, kh: kh, kw: kw, stride: stride, padding: padding, h: h, w: w)
+        let winograd = !fewOutputs && !streaming && Winograd.enabled && Winograd.applies(c: c, o: o, kh: kh, kw: kw, stride: stride, padding: padding, h: h, w: w)
             && !(oneDNN && Swift.min(c, o) >= BF16Convolution.minimumChannelsOverWinograd)
             && !(oneDNN && !Winograd.beatsDirect(n: n, h: h, w: w, c: c, o: o, filterCache: weight.winogradFilters))
-        let path = fewOutputs ? "direct" : winograd ? "winograd" : oneDNN ? "onednn" : kh * kw == 1 ? "gemm" : "im2col"
+        let path = fewOutputs ? "direct" : streaming ? "stream" : winograd ? "winograd" : oneDNN ? "onednn" : kh * kw == 1 ? "gemm" : "im2col"
         return OpProfiler.measure("conv\(kh)x\(kw)\(stride > 1 ? "/\(stride)" : "") \(path) \(c)→\(o) @\(outH)×\(outW) ×\(n)") {
         Tensor(uninitializedShape: [n, o, outH, outW]) { out in
             x.data.withUnsafeBufferPointer { xp in
@@ -334,6 +337,12 @@ public enum NN {
                         }
                     }
                     fused = true
+                    return
+                }
+                if streaming, withBiasPointer(bias, {
+                    WeightStreaming.conv2d(xp.baseAddress!, n: n, c: c, h: h, w: w, weight: weight, stride: stride, padding: padding,
+                                           outH: outH, outW: outW, bias: $0, out: out.baseAddress!)
+                }) {
                     return
                 }
                 if oneDNN {

@@ -110,10 +110,9 @@ struct BF16MatmulTests {
         let bf16 = BF16Matmul.$forced.withValue(true) {
             ConvolutionTests.winograd(n: 2, c: 24, o: 20, h: 37, w: 45, fusedChannels: fusedChannels)
         }
-        func rms(_ v: [Double]) -> Double { (v.map { $0 * $0 }.reduce(0, +) / Double(max(v.count, 1))).squareRoot() }
-        let scale = rms(bf16.reference)
-        let relative = rms(zip(bf16.output, bf16.reference).map { Double($0) - $1 }) / scale
-        let fp32Relative = rms(zip(fp32.output, fp32.reference).map { Double($0) - $1 }) / scale
+        let scale = rootMeanSquare(bf16.reference)
+        let relative = rootMeanSquare(zip(bf16.output, bf16.reference).map { Double($0) - $1 }) / scale
+        let fp32Relative = rootMeanSquare(zip(fp32.output, fp32.reference).map { Double($0) - $1 }) / scale
         let worst = zip(bf16.output, bf16.reference).map { abs(Double($0) - $1) }.max() ?? .nan
         print("Winograd bf16 (fused channels \(fusedChannels)): relative RMS error \(relative), worst \(worst / scale) of the RMS; fp32 \(fp32Relative)")
         #expect(relative > 100 * fp32Relative, "the bf16 path did not run")
@@ -165,9 +164,8 @@ struct BF16MatmulTests {
         let bf16 = BF16Matmul.$forced.withValue(true) { NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
         #expect(weight.blockedFilters.isFilled, "oneDNN's convolution did not run")
         #expect(bf16.shape == fp32.shape)
-        func rms(_ v: [Double]) -> Double { (v.map { $0 * $0 }.reduce(0, +) / Double(max(v.count, 1))).squareRoot() }
-        let scale = rms(fp32.data.map(Double.init))
-        let relative = rms(zip(bf16.data, fp32.data).map { Double($0) - Double($1) }) / scale
+        let scale = rootMeanSquare(fp32.data.map(Double.init))
+        let relative = rootMeanSquare(zip(bf16.data, fp32.data).map { Double($0) - Double($1) }) / scale
         #expect(relative > 0 && relative <= 0.01, "relative RMS error \(relative)")
         // The cached filters serve the next call unchanged.
         let again = BF16Matmul.$forced.withValue(true) { NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }

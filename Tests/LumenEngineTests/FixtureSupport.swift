@@ -34,3 +34,8 @@ enum Fixtures {
 func maxError(_ a: Tensor, _ b: Tensor) -> Float {
     a.shape == b.shape ? a.maxAbsDifference(b) : .infinity
 }
+
+/// The root mean square of `values` (0 for none): the scale errors are measured against.
+func rootMeanSquare(_ values: [Double]) -> Double {
+    (values.map { $0 * $0 }.reduce(0, +) / Double(max(values.count, 1))).squareRoot()
+}
