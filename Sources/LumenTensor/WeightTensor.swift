@@ -269,14 +269,14 @@ final class BF16Elements: @unchecked Sendable {
     /// caller keeps (it must keep that form alive), whenever they are asked for again.
     func releasePlain(rebuildingWith rebuild: @escaping @Sendable (UnsafeMutablePointer<UInt16>) -> Void) {
         lock.lock()
-        guard plain != nil else {
+        guard var dropped = plain else {
             lock.unlock()
             return
         }
         self.rebuild = rebuild
         plain = nil
         lock.unlock()
-        AllocatorPolicy.returnFreedMemory()
+        AllocatorPolicy.returnPages(of: &dropped)
     }
 }
 
