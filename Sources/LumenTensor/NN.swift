@@ -1,3 +1,4 @@
+import CLumenKernels
 import Foundation
 
 // Neural-network kernels on fp32 tensors: linear layers, convolution, normalisation, softmax
@@ -646,6 +647,9 @@ public enum NN {
         let s = scale ?? 1 / Float(dh).squareRoot()
         let tile = attentionTileRows(b: b, heads: heads, lq: lq, lk: lk)
         let tilesPerHead = (lq + tile - 1) / tile
+        if flashApplies(headWidth: dh) {
+            return attentionFlash(o, heads: heads, causal: causal, scale: s, tile: tile)
+        }
         if BF16Matmul.attentionWorthIt(lq: lq, lk: lk, dim: dim),
            let result = attentionBF16(o, heads: heads, causal: causal, scale: s, tile: tile) {
             return result
@@ -772,6 +776,59 @@ public enum NN {
             }
         } }
         return failed ? nil : result
+    }
+
+    /// Whether `attentionFlash` takes an attention: with bf16 products on (or forced), heads 64
+    /// wide (SD 2.x's UNet, OpenCLIP ViT-H; SD 1.x's are 40–160 wide and CLIP ViT-L's 64), on a
+    /// CPU with AVX512-BF16; `LUMEN_FLASH_ATTENTION=0` off.
+    static func flashApplies(headWidth: Int) -> Bool {
+        guard flashAvailable, headWidth == 64 else { return false }
+        return BF16Matmul.forced ?? BF16Matmul.enabled
+    }
+    static let flashAvailable: Bool = WeightStreaming.available && getenvString("LUMEN_FLASH_ATTENTION") != "0"
+
+    /// Attention in bf16 on a kernel of our own (`lumen_attention_bf16`, C with AVX512-BF16):
+    /// each 6-query tile runs both products and an online softmax over 512-key chunks in
+    /// registers and L1 (FlashAttention, Dao et al. 2022, Algorithm 1), so no score block goes
+    /// through L2 or L3 and no oneDNN call is paid per tile. Each head's K and V are rounded to
+    /// bf16 and packed once per call (keys in 16-lane blocks for `Q·Kᵀ`, values in key pairs for
+    /// `P·V`, zero keys up to a multiple of 64, masked), each tile's Q as it starts. The
+    /// probabilities are rounded to bf16 as in `attentionBF16`'s oneDNN form, relative to the
+    /// running maximum instead of the row's.
+    ///
+    /// Why by hand: the oneDNN form ran the SD UNet's 1024-token self-attention (5 heads of 64)
+    /// at ~570 GFLOP/s on two Zen 5 cores (2.34 ms per call, kernel profiler), its `Q·Kᵀ` a
+    /// 64-deep product writing 4 MiB of fp32 scores per head, and the cross-attention over 77
+    /// tokens at ~130 GFLOP/s (0.75 ms for 1024 queries), its products too small for oneDNN's
+    /// per-call cost. This kernel, in a C harness on one core: 1024 × 1024 per head 0.66–0.72 ms
+    /// (~380 GFLOP/s per core), 1024 × 77 0.10 ms.
+    static func attentionFlash(_ o: AttentionOperands, heads: Int, causal: Bool, scale s: Float, tile: Int) -> Tensor {
+        let (b, lq, lk, dim) = (o.batch, o.lq, o.lk, o.dim)
+        let dh = dim / heads
+        let tilesPerHead = (lq + tile - 1) / tile
+        let paddedKeys = (lk + 63) / 64 * 64, headValues = paddedKeys * dh
+        return OpProfiler.measure("attention \(lq)×\(lk) \(heads)×\(dh) ×\(b) (flash)") { Tensor(uninitializedShape: [b, lq, dim]) { out in
+            ScratchPool.withBuffer(b * heads * headValues) { raw in
+                raw.withMemoryRebound(to: UInt16.self, capacity: 2 * b * heads * headValues) { packed in
+                    let buffers = UncheckedSendable((o, packed, out.baseAddress!))
+                    // Head (bi, h)'s packed keys at (bi · heads + h) · headValues, its values after all keys.
+                    parallelFor(b * heads) { head in
+                        let (o, packed, _) = buffers.value
+                        let (bi, h) = head.quotientAndRemainder(dividingBy: heads)
+                        lumen_attention_pack(o.k + bi * o.kvBatchStride + h * dh, o.v + bi * o.kvBatchStride + h * dh, o.ldkv, lk,
+                                             paddedKeys, packed + head * headValues, packed + (b * heads + head) * headValues)
+                    }
+                    parallelFor(b * heads * tilesPerHead) { task in
+                        let (o, packed, out) = buffers.value
+                        let (bi, h, r0, rows) = attentionTask(task, heads: heads, tilesPerHead: tilesPerHead, tile: tile, lq: lq)
+                        let head = bi * heads + h
+                        lumen_attention_bf16(o.q + bi * o.qBatchStride + r0 * o.ldq + h * dh, o.ldq, packed + head * headValues,
+                                             packed + (b * heads + head) * headValues, rows, r0, lk, paddedKeys, causal ? 1 : 0,
+                                             s * Float(M_LOG2E), out + (bi * lq + r0) * dim + h * dh, dim)
+                    }
+                }
+            }
+        } }
     }
 
     /// Floats in one attention task's score block (`LUMEN_ATTENTION_TILE_KB` overrides, for

@@ -18,4 +18,21 @@ void lumen_stream16_bf16(const uint16_t *activations, const uint16_t *weights, l
 /// checks that the CPU reports `avx512_bf16`.
 int lumen_streaming_supported(void);
 
+/// Packs one head's keys and values for `lumen_attention_bf16`, rounding them to bf16: fp32 rows
+/// of 64, `ld` apart, `lk` of them, padded with zero keys to `paddedKeys` (a multiple of 64).
+/// `packedKeys` (paddedKeys × 64 values): per block of 16 keys, per pair of dimensions, the 16
+/// keys' two values side by side; `packedValues` (the same count): per pair of keys, per
+/// dimension, the two keys' values side by side.
+void lumen_attention_pack(const float *k, const float *v, long ld, long lk, long paddedKeys,
+                          uint16_t *packedKeys, uint16_t *packedValues);
+
+/// softmax(scale · q kᵀ) v for `rows` queries (fp32 rows of 64, `ldq` apart; the first is query
+/// number `first`) of one head against its `lk` packed keys and values (`paddedKeys` packed);
+/// `causal` hides keys after each query's own position. `scale` includes log₂e (the softmax is
+/// taken in base 2). Q is rounded to bf16; the products sum in fp32. Writes fp32 rows `ldo`
+/// apart. Call only where `lumen_streaming_supported()` is true.
+void lumen_attention_bf16(const float *q, long ldq, const uint16_t *packedKeys, const uint16_t *packedValues,
+                          long rows, long first, long lk, long paddedKeys, int causal, float scale,
+                          float *out, long ldo);
+
 #endif
