@@ -49,8 +49,9 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
 
-        // The one hand-written C kernel: AVX512-BF16 products for weight-bound layers (see
-        // WeightStreaming.swift); optimised in debug too, like the Swift kernels.
+        // The hand-written C kernels, on AVX512-BF16 dot products: weight-streaming products
+        // (WeightStreaming.swift) and flash attention (NN.attentionFlash); optimised in debug too,
+        // like the Swift kernels.
         .target(name: "CLumenKernels", cSettings: [.unsafeFlags(["-O2"])]),
         // Tensor core and CPU kernels (BLAS-backed GEMM, convolution, norms, attention, RNG).
         .target(name: "LumenTensor", dependencies: ["COpenBLAS", "CMalloc", "CDNNL", "CLumenKernels"], swiftSettings: kernels),

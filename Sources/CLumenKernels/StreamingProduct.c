@@ -1,6 +1,6 @@
-// The one kernel Lumen writes in C: Swift cannot emit AVX512-BF16's `vdpbf16ps` (no intrinsic,
-// and LLVM does not form it from Swift's SIMD types). Why it exists and what it measured:
-// `Sources/LumenTensor/WeightStreaming.swift`.
+// Lumen's kernels are Swift except where they need AVX512-BF16's `vdpbf16ps`, which Swift cannot
+// emit (no intrinsic, and LLVM does not form it from Swift's SIMD types): this file and
+// Attention.c. Why this one exists and what it measured: `Sources/LumenTensor/WeightStreaming.swift`.
 #include "CLumenKernels.h"
 
 #if defined(__x86_64__) && defined(__clang__) && __clang_major__ >= 11
