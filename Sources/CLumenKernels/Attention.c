@@ -77,7 +77,7 @@ TARGET static INLINE __m512 exp2NonPositive(__m512 x) {
 /// One tile of `rows` (≤ ROWS) queries, the first being query `first`, against the keys. `rows`
 /// is a constant at each call site, so the loops over it unroll.
 TARGET static INLINE void tile(const int rows, const float *q, long ldq, const uint16_t *packedKeys,
-                               const uint16_t *packedValues, long lk, long paddedKeys, long first, int causal,
+                               const uint16_t *packedValues, long lk, long first, int causal,
                                float scale, float *out, long ldo) {
     float scores[ROWS * CHUNK] __attribute__((aligned(64)));
     uint16_t probabilities[ROWS * CHUNK] __attribute__((aligned(64)));
@@ -97,8 +97,7 @@ TARGET static INLINE void tile(const int rows, const float *q, long ldq, const u
         limits[r] = causal && first + r + 1 < lk ? first + r + 1 : lk;
         if (limits[r] > visible) visible = limits[r];
     }
-    const long keysSeen = (visible + 63) / 64 * 64;  // ≤ paddedKeys
-    (void)paddedKeys;
+    const long keysSeen = (visible + 63) / 64 * 64;  // within the keys packed (lk rounded up to 64)
     const __m512 scaleV = _mm512_set1_ps(scale);
     const __m512 lanes = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (long k0 = 0; k0 < keysSeen; k0 += CHUNK) {
@@ -178,10 +177,9 @@ TARGET static INLINE void tile(const int rows, const float *q, long ldq, const u
 }
 
 TARGET void lumen_attention_bf16(const float *q, long ldq, const uint16_t *packedKeys, const uint16_t *packedValues,
-                                 long rows, long first, long lk, long paddedKeys, int causal, float scale,
-                                 float *out, long ldo) {
+                                 long rows, long first, long lk, int causal, float scale, float *out, long ldo) {
     long r = 0;
-#define TILE(n) tile(n, q + r * ldq, ldq, packedKeys, packedValues, lk, paddedKeys, first + r, causal, scale, out + r * ldo, ldo)
+#define TILE(n) tile(n, q + r * ldq, ldq, packedKeys, packedValues, lk, first + r, causal, scale, out + r * ldo, ldo)
     for (; r + ROWS <= rows; r += ROWS) TILE(ROWS);
     switch (rows - r) {
     case 5: TILE(5); break;
@@ -202,9 +200,8 @@ void lumen_attention_pack(const float *k, const float *v, long ld, long lk, long
 }
 
 void lumen_attention_bf16(const float *q, long ldq, const uint16_t *packedKeys, const uint16_t *packedValues,
-                          long rows, long first, long lk, long paddedKeys, int causal, float scale,
-                          float *out, long ldo) {
-    (void)q; (void)ldq; (void)packedKeys; (void)packedValues; (void)rows; (void)first; (void)lk; (void)paddedKeys;
+                          long rows, long first, long lk, int causal, float scale, float *out, long ldo) {
+    (void)q; (void)ldq; (void)packedKeys; (void)packedValues; (void)rows; (void)first; (void)lk;
     (void)causal; (void)scale; (void)out; (void)ldo;
 }
 

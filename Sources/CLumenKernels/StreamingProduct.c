@@ -34,7 +34,7 @@ void lumen_stream16_bf16(const uint16_t *activations, const uint16_t *weights, l
     }
 }
 
-int lumen_streaming_supported(void) { return 1; }
+int lumen_bf16_kernels_built(void) { return 1; }
 
 #else
 
@@ -42,6 +42,6 @@ void lumen_stream16_bf16(const uint16_t *activations, const uint16_t *weights, l
     (void)activations; (void)weights; (void)kpairs; (void)blocks; (void)out;
 }
 
-int lumen_streaming_supported(void) { return 0; }
+int lumen_bf16_kernels_built(void) { return 0; }
 
 #endif

@@ -83,11 +83,8 @@ public enum BF16Convolution {
             }
         }
         if let kept, elements.holdsPlain, let layout = BlockedLayout(compiled.weights) {
-            // The rebuild owns what it reads: the cache holding the blocked filters.
-            let rebuild = UncheckedSendable((weight.blockedFilters, kept))
-            elements.releasePlain { dst in
-                let (cache, blocked) = rebuild.value
-                withExtendedLifetime(cache) { layout.gather(blocked.assumingMemoryBound(to: UInt16.self), into: dst) }
+            elements.releasePlain(keeping: kept, in: weight.blockedFilters) { blocked, dst in
+                layout.gather(blocked.assumingMemoryBound(to: UInt16.self), into: dst)
             }
         }
         let sourceBytes = size(compiled.source), destinationBytes = size(compiled.destination)

@@ -1,3 +1,4 @@
+import CLumenKernels
 import CDNNL
 import COpenBLAS
 import Foundation
@@ -103,6 +104,10 @@ public enum BF16Matmul {
 
     /// Whether this CPU has AVX512-BF16 (oneDNN's bf16 kernels need it; elsewhere it emulates).
     public static let cpuHasAVX512BF16: Bool = CPUFeatures.has("avx512_bf16")
+
+    /// Whether Lumen's own AVX512-BF16 kernels (`CLumenKernels`: `WeightStreaming`,
+    /// `NN.attentionFlash`) can run here: built with them, and the CPU has AVX-512 and AVX512-BF16.
+    public static let ownKernelsAvailable: Bool = lumen_bf16_kernels_built() != 0 && cpuHasAVX512BF16 && CPUFeatures.avx512
 
     /// Products smaller than this many multiply-adds stay in fp32, also those whose weight is
     /// already bf16: below it oneDNN's per-call cost (memory objects, a stream, a scratchpad)
@@ -509,12 +514,9 @@ public enum BF16Matmul {
             }
         }) else { return false }
         if elements.holdsPlain, let layout = BF16Convolution.BlockedLayout(packed.desc) {
-            // The rebuild owns what it reads: the cache holding the packed weight. The layout is
-            // over B = Wᵀ (k × n); the plain weight is n × k, so n is gathered outermost.
-            let rebuild = UncheckedSendable((weight.packedWeights, kept))
-            elements.releasePlain { dst in
-                let (cache, form) = rebuild.value
-                withExtendedLifetime(cache) { layout.gather(form.assumingMemoryBound(to: UInt16.self), into: dst, order: [1, 0]) }
+            // The layout is over B = Wᵀ (k × n); the plain weight is n × k, so n is gathered outermost.
+            elements.releasePlain(keeping: kept, in: weight.packedWeights) { form, dst in
+                layout.gather(form.assumingMemoryBound(to: UInt16.self), into: dst, order: [1, 0])
             }
         }
         return ScratchPool.withBuffer((m * k + 1) / 2) { raw in

@@ -785,7 +785,7 @@ public enum NN {
         guard flashAvailable, headWidth == 64 else { return false }
         return BF16Matmul.forced ?? BF16Matmul.enabled
     }
-    static let flashAvailable: Bool = WeightStreaming.available && getenvString("LUMEN_FLASH_ATTENTION") != "0"
+    static let flashAvailable: Bool = BF16Matmul.ownKernelsAvailable && getenvString("LUMEN_FLASH_ATTENTION") != "0"
 
     /// Attention in bf16 on a kernel of our own (`lumen_attention_bf16`, C with AVX512-BF16):
     /// each 6-query tile runs both products and an online softmax over 512-key chunks in
@@ -823,7 +823,7 @@ public enum NN {
                         let (bi, h, r0, rows) = attentionTask(task, heads: heads, tilesPerHead: tilesPerHead, tile: tile, lq: lq)
                         let head = bi * heads + h
                         lumen_attention_bf16(o.q + bi * o.qBatchStride + r0 * o.ldq + h * dh, o.ldq, packed + head * headValues,
-                                             packed + (b * heads + head) * headValues, rows, r0, lk, paddedKeys, causal ? 1 : 0,
+                                             packed + (b * heads + head) * headValues, rows, r0, lk, causal ? 1 : 0,
                                              s * Float(M_LOG2E), out + (bi * lq + r0) * dim + h * dh, dim)
                     }
                 }

@@ -90,9 +90,10 @@ public enum AllocatorPolicy {
     /// Why not `malloc_trim(0)`, which this replaced: it unmaps every free page in the heap, also
     /// those of the activations and scratch buffers the call had just freed and the next call
     /// takes again, so the second UNet call of a process page-faulted them all back in. SD-Turbo
-    /// at 512² with TAESD, `lumen bench --runs 4`, the first timed UNet call against the rest:
-    /// 1.06–1.17 s against 0.91–0.99 with the trim, 0.93 against 0.93–0.96 without any release
-    /// (peak RSS then 77 MB higher).
+    /// at 512² with TAESD, `LUMEN_BF16=1 lumen bench --runs 4 --json` (`runs_s`), the first timed
+    /// UNet call against the rest: 1.06–1.17 s against 0.91–0.99 with the trim (776e8f4), 0.95–0.96
+    /// against 0.94–1.01 with this (2b814f8), 0.93 against 0.91–0.93 with `LUMEN_TRIM_FREED=0`
+    /// (peak RSS 2.61, 2.64 and 2.69–2.71 GiB).
     /// A non-unique array is copied before its pages are dropped (by `withUnsafeMutableBytes`),
     /// so no other holder sees its elements change.
     public static func returnPages<Element>(of array: inout [Element]) {

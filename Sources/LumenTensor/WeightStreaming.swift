@@ -23,8 +23,8 @@ import Foundation
 /// kept in bf16 (bf16 products on) on a CPU reporting `avx512_bf16` come here; `LUMEN_STREAMING=0`
 /// turns it off.
 public enum WeightStreaming {
-    /// Whether the kernel can run here: built with it, and the CPU has AVX512-BF16.
-    static let available: Bool = lumen_streaming_supported() != 0 && BF16Matmul.cpuHasAVX512BF16 && CPUFeatures.avx512
+    /// Whether the kernel can run here (`BF16Matmul.ownKernelsAvailable`).
+    static var available: Bool { BF16Matmul.ownKernelsAvailable }
 
     /// On with bf16 products unless `LUMEN_STREAMING=0`.
     static let enabled: Bool = available && BF16Matmul.enabled && getenvString("LUMEN_STREAMING") != "0"
@@ -129,18 +129,10 @@ public enum WeightStreaming {
             return true
         }
         guard let kept else { return nil }
-        let filters = kept.assumingMemoryBound(to: UInt16.self)
-        if elements.holdsPlain {
-            // The rebuild owns what it reads: the cache holding the packed filters.
-            let rebuild = UncheckedSendable((weight.blockedFilters, filters))
-            elements.releasePlain { dst in
-                let (cache, packed) = rebuild.value
-                withExtendedLifetime(cache) {
-                    for block in 0..<(o / 16) { unpack(packed, k: k, block: block, into: dst) }
-                }
-            }
+        elements.releasePlain(keeping: kept, in: weight.blockedFilters) { packed, dst in
+            for block in 0..<(o / 16) { unpack(packed.assumingMemoryBound(to: UInt16.self), k: k, block: block, into: dst) }
         }
-        return filters
+        return kept.assumingMemoryBound(to: UInt16.self)
     }
 
     /// Rows `16·block ..< 16·block + 16` of a row-major `[O, k]` weight into the kernel's layout:

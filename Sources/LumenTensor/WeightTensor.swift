@@ -265,6 +265,15 @@ final class BF16Elements: @unchecked Sendable {
         return try held.withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 
+    /// Drops the plain array in favour of `form`, the same elements rearranged and kept in
+    /// `cache`: `gather` writes them back row-major from it whenever they are asked for again
+    /// (the rebuild holds `cache`, so the form outlives it). Nothing happens once released.
+    func releasePlain(keeping form: UnsafeRawPointer, in cache: DerivedWeightCache,
+                      gather: @escaping @Sendable (UnsafeRawPointer, UnsafeMutablePointer<UInt16>) -> Void) {
+        let kept = UncheckedSendable(form)
+        releasePlain { dst in withExtendedLifetime(cache) { gather(kept.value, dst) } }
+    }
+
     /// Drops the plain array; `rebuild` writes the same elements row-major from the form the
     /// caller keeps (it must keep that form alive), whenever they are asked for again.
     func releasePlain(rebuildingWith rebuild: @escaping @Sendable (UnsafeMutablePointer<UInt16>) -> Void) {

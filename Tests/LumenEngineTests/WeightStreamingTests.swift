@@ -70,7 +70,7 @@ struct WeightStreamingTests {
                 }
             }
             #expect(back == src, "k \(k)")
-            // Output j of block 0, inputs 0 and 1, sit side by side in the first line.
+            // Output 1's inputs 0 and 1 sit side by side after output 0's in the first line.
             #expect(packed[2] == src[k] && (k == 1 || packed[3] == src[k + 1]))
             if k % 2 == 1 { #expect(packed[(kpairs - 1) * 32 + 1] == 0) }
         }

@@ -11,12 +11,12 @@
 /// `weights`: `blocks` × `kpairs` × 16 × 2 bf16 — per block of 16 outputs, for each pair of
 /// reduction indices, the 16 outputs' two values side by side.
 /// `out`: (`blocks` · 16) × 16 fp32 — output j's 16 row results at `out + 16 j`.
-/// Call only where `lumen_streaming_supported()` is true.
+/// Call only where `lumen_bf16_kernels_built()` is true.
 void lumen_stream16_bf16(const uint16_t *activations, const uint16_t *weights, long kpairs, long blocks, float *out);
 
-/// Whether this build has the kernel (an x86-64 compiler that knows AVX512-BF16); the caller also
+/// Whether this build has the kernels (an x86-64 compiler that knows AVX512-BF16); the caller also
 /// checks that the CPU reports `avx512_bf16`.
-int lumen_streaming_supported(void);
+int lumen_bf16_kernels_built(void);
 
 /// Packs one head's keys and values for `lumen_attention_bf16`, rounding them to bf16: fp32 rows
 /// of 64, `ld` apart, `lk` of them, padded with zero keys to `paddedKeys` (a multiple of 64).
@@ -27,12 +27,11 @@ void lumen_attention_pack(const float *k, const float *v, long ld, long lk, long
                           uint16_t *packedKeys, uint16_t *packedValues);
 
 /// softmax(scale · q kᵀ) v for `rows` queries (fp32 rows of 64, `ldq` apart; the first is query
-/// number `first`) of one head against its `lk` packed keys and values (`paddedKeys` packed);
-/// `causal` hides keys after each query's own position. `scale` includes log₂e (the softmax is
-/// taken in base 2). Q is rounded to bf16; the products sum in fp32. Writes fp32 rows `ldo`
-/// apart. Call only where `lumen_streaming_supported()` is true.
+/// number `first`) of one head against its `lk` keys and values, packed by `lumen_attention_pack`
+/// (to `lk` rounded up to 64); `causal` hides keys after each query's own position. `scale`
+/// includes log₂e (the softmax is taken in base 2). Q is rounded to bf16; the products sum in
+/// fp32. Writes fp32 rows `ldo` apart. Call only where `lumen_bf16_kernels_built()` is true.
 void lumen_attention_bf16(const float *q, long ldq, const uint16_t *packedKeys, const uint16_t *packedValues,
-                          long rows, long first, long lk, long paddedKeys, int causal, float scale,
-                          float *out, long ldo);
+                          long rows, long first, long lk, int causal, float scale, float *out, long ldo);
 
 #endif
