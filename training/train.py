@@ -34,6 +34,7 @@ import clip_bpe  # noqa: E402
 from shards import read_shard, ready_shards  # noqa: E402
 
 MAX_TOKENS = 64
+LEFT_RIGHT, RIGHT_LEFT = " to the left of ", " to the right of "
 
 
 def learn_tokenizer(captions, path, merges_count=1500):
@@ -67,6 +68,7 @@ class CaptionedImages:
     def __init__(self, folder, size, tok, device):
         self.folder, self.size, self.tok, self.device = folder, size, tok, device
         self.loaded, self.images, self.tokens, self.caption_count = set(), None, None, None
+        self.relation = None  # per picture: index of its left/right caption, or -1
 
     def refresh(self):
         for p in ready_shards(self.folder, "train-*"):
@@ -77,6 +79,9 @@ class CaptionedImages:
             width = max(len(c) for c in caps)
             flat = [c[i % len(c)] for c in caps for i in range(width)]
             ids = torch.tensor(self.tok(flat, padding="max_length", max_length=MAX_TOKENS, truncation=True).input_ids)
+            rel = torch.tensor([next((i for i, c in enumerate(cs) if LEFT_RIGHT in c or RIGHT_LEFT in c), -1) for cs in caps],
+                               device=self.device)
+            self.relation = rel if self.relation is None else torch.cat([self.relation, rel])
             parts = (torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous().to(self.device),
                      ids.view(len(caps), width, MAX_TOKENS).to(self.device),
                      torch.tensor([len(c) for c in caps], device=self.device))
@@ -117,6 +122,13 @@ def main():
     # alone (sky, ground, light). A 64×64 run with γ=5 lost that — biome 8 %, time of day 4 % on
     # `lumen eval` (models/lumen-tiny/README.md) — so it is off unless asked for.
     ap.add_argument("--min-snr", type=float, default=0.0, help="min-SNR-γ loss weighting; 0 = plain MSE")
+    # A scene with a clear left/right pair has one caption (of four) that states it; drawn uniformly,
+    # a two-object scene teaches the relation a quarter of the time. A position fine-tune raises that.
+    ap.add_argument("--relation-share", type=float, default=0.0,
+                    help="probability of training on a picture's left/right caption when it has one (0 = uniform among captions)")
+    # bf16 autocast on CPU pays where the CPU has bf16 dot products (AVX512-BF16, AMX): oneDNN runs
+    # the convolutions and products in bf16 with fp32 accumulation, as on CUDA.
+    ap.add_argument("--cpu-bf16", action="store_true", help="bf16 autocast on CPU too (CUDA always uses it)")
     ap.add_argument("--min-timestep", type=int, default=0,
                     help="train only timesteps ≥ this (a short fine-tune of the noisy, global part of the schedule)")
     args = ap.parse_args()
@@ -188,6 +200,10 @@ def main():
         x0 = data.images[idx].float() / 127.5 - 1
         # No horizontal flips: captions state left/right relations. One of each picture's captions at random.
         which = torch.from_numpy(rng.integers(0, 1 << 30, args.batch)).to(device) % data.caption_count[idx]
+        if args.relation_share > 0:
+            rel = data.relation[idx]
+            pick = (rel >= 0) & torch.from_numpy(rng.random(args.batch) < args.relation_share).to(device)
+            which = torch.where(pick, rel, which)
         tokens = data.tokens[idx, which]
         drop = torch.from_numpy(rng.random(args.batch) < 0.1).to(device)
         tokens = torch.where(drop[:, None], empty.expand_as(tokens), tokens)
@@ -201,7 +217,7 @@ def main():
         lr = args.lr * min(1, (step + 1) / warmup) * (0.5 * (1 + math.cos(math.pi * min(1, (time.time() - start) / (args.minutes * 60)))) * 0.9 + 0.1)
         for g in opt.param_groups:
             g["lr"] = lr
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda" or args.cpu_bf16):
             ctx = text(tokens).last_hidden_state
             pred = unet(xt, t, encoder_hidden_states=ctx).sample
         loss = (F.mse_loss(pred.float(), v, reduction="none").mean((1, 2, 3)) * weight[t]).mean()
