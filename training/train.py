@@ -171,8 +171,8 @@ def main():
     names = list(unet.state_dict().keys()) + ["text." + k for k in text.state_dict().keys()]
     pairs = [(ema[n], p) for n, p in zip(names, live) if p.dtype.is_floating_point]
     ema_list, live_list = [a for a, _ in pairs], [b for _, b in pairs]
-    params = list(unet.parameters()) + list(text.parameters())
     groups = [{"params": list(unet.parameters()), "scale": 1.0}, {"params": list(text.parameters()), "scale": args.text_lr_scale}]
+    params = [p for g in groups for p in g["params"]]
     opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99), fused=device == "cuda")
     sched = scheduler()
     alphas = sched.alphas_cumprod.to(device)
@@ -220,7 +220,7 @@ def main():
         v = a.sqrt() * noise - (1 - a).sqrt() * x0
         lr = args.lr * min(1, (step + 1) / warmup) * (0.5 * (1 + math.cos(math.pi * min(1, (time.time() - start) / (args.minutes * 60)))) * 0.9 + 0.1)
         for g in opt.param_groups:
-            g["lr"] = lr * g.get("scale", 1.0)
+            g["lr"] = lr * g["scale"]
         with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda" or args.cpu_bf16):
             ctx = text(tokens).last_hidden_state
             pred = unet(xt, t, encoder_hidden_states=ctx).sample
