@@ -5,8 +5,10 @@
 #   training/device_run.sh RENDERER SHARDS OUT RENDER_SECONDS GEN_MINUTES CHECKER_MINUTES [GEN_INIT] [CHECKER_INIT]
 # Environment: SIZE (generator's picture size, 64), BATCH (512), LR (train.py's, or 3e-4 with an
 # init), PER_ROUND (unconstrained training scenes per render round, 2000), PER_TASK (scenes per
-# object task per round, 300). With CHECKER_MINUTES 0 only the generator's shards are rendered,
-# at SIZE; the checker reads 64×64 shards, so SIZE must be 64 when it trains.
+# object task per round, 300), TRAIN_ARGS (more train.py flags; a position fine-tune of a
+# `relation_encoder.py` model: GEN_INIT that folder, TRAIN_ARGS="--text-lr-scale 0 --relation-share 0.75").
+# With CHECKER_MINUTES 0 only the generator's shards are rendered, at SIZE; the checker reads
+# 64×64 shards, so SIZE must be 64 when it trains.
 # Why in phases: on an H200 the generator trained at 1,026 pictures/s while the renderer and the
 # checker ran beside it, and at 4,451 pictures/s alone (same model, batch 512) — its Python
 # thread, which launches the GPU work, was starved — even with the trainers pinned to their own
@@ -48,7 +50,7 @@ end=$((SECONDS + RENDER_S))
 tail -1 "$DEST/render.log"
 export PYTHONUNBUFFERED=1
 python3 training/train.py --shards "$SHARDS" --out "$DEST/lumen-tiny" --minutes "$GEN_MIN" --size "$SIZE" --batch "$BATCH" \
-  ${INIT:+--init "$INIT" --warmup 100} ${LR:+--lr "$LR"} 2>&1 | grep -v '^loaded ' | tee "$DEST/train.log"
+  ${INIT:+--init "$INIT" --warmup 100} ${LR:+--lr "$LR"} ${TRAIN_ARGS:-} 2>&1 | grep -v '^loaded ' | tee "$DEST/train.log"
 if [ "$CHK_MIN" != 0 ]; then
   python3 training/train_checker.py --shards "$SHARDS" --out "$DEST/lumen-checker" --minutes "$CHK_MIN" \
     ${CHK_INIT:+--init "$CHK_INIT" --lr 3e-4} > "$DEST/checker.log" 2>&1

@@ -9,16 +9,24 @@ what the UNet's cross-attention reads. A relation word that moves the output far
 colour word cannot steer the layout, whatever the UNet learns; a training run aimed at position
 should watch this number rise.
 
+The second table asks the same of the UNet: the mean relative change of its predicted picture
+(x0, from the v-prediction) for the same noise at a high timestep — where the layout is decided —
+when one word of the prompt changes. An encoder that carries the relation (`relation_encoder.py`)
+is not enough: if the UNet's left → right column stays near 0, the same seed still gives the same
+layout for both relations.
+
     python training/relation_probe.py models/lumen-tiny [other model folders …]
 """
 import sys
 
 import torch
+from diffusers import DDPMScheduler, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
 BASE = "a photo of a large red metal sphere to the left of a large blue rubber cube on grass at noon"
 VARIANTS = {"left → right": ("left", "right"), "red → green": ("red", "green"),
             "blue → yellow": ("blue", "yellow"), "grass → snow": ("grass", "snow")}
+UNET_TIMESTEPS = (999, 800)
 
 
 @torch.no_grad()
@@ -31,15 +39,39 @@ def probe(folder):
         return text(ids).last_hidden_state[0]
 
     base = encode(BASE)
-    return {name: float(((encode(BASE.replace(a, b)) - base).norm(dim=-1) / base.norm(dim=-1)).mean())
-            for name, (a, b) in VARIANTS.items()}
+    text_row = {name: float(((encode(BASE.replace(a, b)) - base).norm(dim=-1) / base.norm(dim=-1)).mean())
+                for name, (a, b) in VARIANTS.items()}
+    # The UNet: predicted x0 for the same 8 noise pictures at each probed timestep, base vs. variant.
+    unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet").float().eval()
+    alphas = DDPMScheduler.from_pretrained(folder, subfolder="scheduler").alphas_cumprod
+    size = unet.config.sample_size
+    noise = torch.randn(8, unet.config.in_channels, size, size, generator=torch.Generator().manual_seed(0))
+    unet_rows = {}
+    for t in UNET_TIMESTEPS:
+        a = alphas[t]
+
+        def x0(prompt):
+            ctx = encode(prompt).expand(len(noise), -1, -1)
+            v = unet(noise, torch.full((len(noise),), t), encoder_hidden_states=ctx).sample
+            return a.sqrt() * noise - (1 - a).sqrt() * v
+
+        ref = x0(BASE)
+        unet_rows[t] = {name: float(((x0(BASE.replace(a_, b)) - ref).flatten(1).norm(dim=1) / ref.flatten(1).norm(dim=1)).mean())
+                        for name, (a_, b) in VARIANTS.items()}
+    return text_row, unet_rows
 
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit("usage: relation_probe.py MODEL_FOLDER [MODEL_FOLDER …]")
+    rows = {folder: probe(folder) for folder in sys.argv[1:]}
+    header = f"{'model':40s}" + "".join(f"{n:>16s}" for n in VARIANTS)
     print("mean relative change of the text encoder's output when one word changes")
-    print(f"{'model':40s}" + "".join(f"{n:>16s}" for n in VARIANTS))
-    for folder in sys.argv[1:]:
-        row = probe(folder)
-        print(f"{folder:40s}" + "".join(f"{row[n]:16.3f}" for n in VARIANTS))
+    print(header)
+    for folder, (text_row, _) in rows.items():
+        print(f"{folder:40s}" + "".join(f"{text_row[n]:16.3f}" for n in VARIANTS))
+    for t in UNET_TIMESTEPS:
+        print(f"\nmean relative change of the UNet's predicted picture (x0) at t = {t}, same noise (8 samples)")
+        print(header)
+        for folder, (_, unet_rows) in rows.items():
+            print(f"{folder:40s}" + "".join(f"{unet_rows[t][n]:16.3f}" for n in VARIANTS))
