@@ -38,9 +38,14 @@ def probe(folder):
         ids = tok(prompt, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt").input_ids
         return text(ids).last_hidden_state[0]
 
+    def change(new, ref, dims):
+        """Mean relative change of `new` against `ref`, vectors taken over `dims`."""
+        return float(((new - ref).flatten(dims).norm(dim=-1) / ref.flatten(dims).norm(dim=-1)).mean())
+
+    # Each prompt is encoded once; both tables reuse the encodings.
     base = encode(BASE)
-    text_row = {name: float(((encode(BASE.replace(a, b)) - base).norm(dim=-1) / base.norm(dim=-1)).mean())
-                for name, (a, b) in VARIANTS.items()}
+    encoded = {name: encode(BASE.replace(a, b)) for name, (a, b) in VARIANTS.items()}
+    text_row = {name: change(e, base, 1) for name, e in encoded.items()}
     # The UNet: predicted x0 for the same 8 noise pictures at each probed timestep, base vs. variant.
     unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet").float().eval()
     alphas = DDPMScheduler.from_pretrained(folder, subfolder="scheduler").alphas_cumprod
@@ -50,14 +55,12 @@ def probe(folder):
     for t in UNET_TIMESTEPS:
         a = alphas[t]
 
-        def x0(prompt):
-            ctx = encode(prompt).expand(len(noise), -1, -1)
-            v = unet(noise, torch.full((len(noise),), t), encoder_hidden_states=ctx).sample
+        def x0(ctx):
+            v = unet(noise, torch.full((len(noise),), t), encoder_hidden_states=ctx.expand(len(noise), -1, -1)).sample
             return a.sqrt() * noise - (1 - a).sqrt() * v
 
-        ref = x0(BASE)
-        unet_rows[t] = {name: float(((x0(BASE.replace(a_, b)) - ref).flatten(1).norm(dim=1) / ref.flatten(1).norm(dim=1)).mean())
-                        for name, (a_, b) in VARIANTS.items()}
+        ref = x0(base)
+        unet_rows[t] = {name: change(x0(e), ref, 1) for name, e in encoded.items()}
     return text_row, unet_rows
 
 
