@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Reference output of the shipped model (models/lumen-tiny) computed with PyTorch/diffusers
-classes, for the Swift test that loads it through the normal loader. Pixel space: the denoised
-sample is the picture. Same loop as StableDiffusionPipeline minus the VAE."""
+classes, for the Swift test that loads it through the normal loader. Same loop as
+StableDiffusionPipeline: the UNet denoises a 32×32 RGB picture, which the folder's `vae` (an
+`AutoencoderTiny` 4× upsampler, training/train_upsampler.py) decodes to 128×128; a folder without a
+`vae` is pixel space and the denoised sample is the picture."""
 import json
 import os
 
 import torch
-from diffusers import DPMSolverMultistepScheduler, UNet2DConditionModel
+from diffusers import AutoencoderTiny, DPMSolverMultistepScheduler, UNet2DConditionModel
 from safetensors.torch import save_file
 from transformers import CLIPTextModel, CLIPTokenizer
 
@@ -32,6 +34,9 @@ def generate(prompt, negative, seed, steps, guidance):
         inp = sched.scale_model_input(torch.cat([x, x]), t)
         u, c = unet(inp, t, encoder_hidden_states=ctx).sample.chunk(2)
         x = sched.step(u + guidance * (c - u), t, x, generator=g).prev_sample
+    if os.path.isdir(os.path.join(MODEL, "vae")):
+        vae = AutoencoderTiny.from_pretrained(MODEL, subfolder="vae", torch_dtype=torch.float32)
+        x = vae.decode(x / vae.config.scaling_factor).sample
     return (x / 2 + 0.5).clamp(0, 1)
 
 

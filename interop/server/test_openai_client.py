@@ -20,7 +20,7 @@ def test_b64_json(server):
     assert len(r.data) == 1
     assert base64.b64decode(r.data[0].b64_json).startswith(PNG)
     assert r.data[0].revised_prompt
-    assert r.size == "32x32" and r.output_format == "png"
+    assert r.size == "128x128" and r.output_format == "png"
     assert r.usage.total_tokens > 0
 
 
