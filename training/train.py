@@ -20,6 +20,8 @@ import json
 import math
 import os
 import random
+import re
+import shutil
 import sys
 import time
 
@@ -35,6 +37,13 @@ from shards import read_shard, ready_shards  # noqa: E402
 
 MAX_TOKENS = 64
 LEFT_RIGHT, RIGHT_LEFT = " to the left of ", " to the right of "
+# The grammar's size words (`ObjectSize.adjectives` in Sources/LumenScenes/SceneModel.swift).
+SIZE_WORDS = re.compile(r"\b(small|little|large|big) ")
+
+
+def without_sizes(caption):
+    """The caption with its size words dropped ("a large red cube" → "a red cube")."""
+    return SIZE_WORDS.sub("", caption)
 
 
 def learn_tokenizer(captions, path, merges_count=1500):
@@ -65,8 +74,8 @@ def build_models(vocab_size, size, bos, eos):
 class CaptionedImages:
     """Every loaded shard's pictures (uint8, on the device) and all their captions, tokenised."""
 
-    def __init__(self, folder, size, tok, device):
-        self.folder, self.size, self.tok, self.device = folder, size, tok, device
+    def __init__(self, folder, size, tok, device, sizeless=False):
+        self.folder, self.size, self.tok, self.device, self.sizeless = folder, size, tok, device, sizeless
         self.loaded, self.images, self.tokens, self.caption_count = set(), None, None, None
         self.relation = None  # per picture: index of its left/right caption, or -1
 
@@ -76,6 +85,8 @@ class CaptionedImages:
                 continue
             imgs, scenes = read_shard(p, self.size)
             caps = [s["captions"] for s in scenes]
+            if self.sizeless:  # each caption also without its size words, as users write prompts
+                caps = [cs + [b for b in map(without_sizes, cs) if b not in cs] for cs in caps]
             width = max(len(c) for c in caps)
             flat = [c[i % len(c)] for c in caps for i in range(width)]
             ids = torch.tensor(self.tok(flat, padding="max_length", max_length=MAX_TOKENS, truncation=True).input_ids)
@@ -129,6 +140,8 @@ def main():
     # The jointly trained encoder of lumen-tiny all but dropped the relation word (relation_probe.py);
     # a fine-tune can give the encoder a larger step than the UNet to make it plastic again.
     ap.add_argument("--text-lr-scale", type=float, default=1.0, help="the text encoder's learning rate as a multiple of --lr")
+    ap.add_argument("--sizeless-captions", action="store_true",
+                    help="also train on every caption with its size words dropped (the grammar always states sizes; prompts often don't)")
     # bf16 autocast on CPU pays where the CPU has bf16 dot products (AVX512-BF16, AMX): oneDNN runs
     # the convolutions and products in bf16 with fp32 accumulation, as on CUDA.
     ap.add_argument("--cpu-bf16", action="store_true", help="bf16 autocast on CPU too (CUDA always uses it)")
@@ -151,7 +164,6 @@ def main():
     # The tokenizer is learned on the first shard's captions: the grammar's vocabulary is small and
     # every word occurs in a few thousand scenes; byte-level BPE covers anything else.
     if args.init:
-        import shutil
         shutil.copytree(os.path.join(args.init, "tokenizer"), os.path.join(args.out, "tokenizer"), dirs_exist_ok=True)
         tok = CLIPTokenizer(os.path.join(args.out, "tokenizer", "vocab.json"), os.path.join(args.out, "tokenizer", "merges.txt"),
                             model_max_length=MAX_TOKENS)
@@ -179,7 +191,7 @@ def main():
     snr = alphas / (1 - alphas)
     weight = (snr.clamp(max=args.min_snr) / (snr + 1)) if args.min_snr > 0 else torch.ones_like(snr)
     weight = weight / weight.mean()  # same average scale as plain MSE, so learning rates carry over
-    data = CaptionedImages(args.shards, size, tok, device)
+    data = CaptionedImages(args.shards, size, tok, device, sizeless=args.sizeless_captions)
     data.refresh()
     empty = torch.tensor(tok([""], padding="max_length", max_length=MAX_TOKENS).input_ids).to(device)
     ckpt = os.path.join(args.out, "checkpoint.pt")
@@ -246,10 +258,16 @@ def main():
     seconds = earlier_seconds + time.time() - start
     torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(), "ema": ema, "step": step,
                 "losses": losses, "seconds": seconds}, ckpt)
-    export(args.out, unet, text, ema, size, step, losses, seconds, len(data.images), device, args.batch)
+    export(args.out, unet, text, ema, size, step, losses, seconds, len(data.images), device, args.batch, vae_from=args.init)
 
 
-def export(out, unet, text, ema, size, steps, losses, seconds, n, device, batch):
+def export(out, unet, text, ema, size, steps, losses, seconds, n, device, batch, vae_from=None):
+    """Writes the diffusers folder. A `vae` (the upsampler of train_upsampler.py) in `vae_from`, the
+    --init folder, is carried over unchanged: it decodes the same 32×32 pictures."""
+    vae = os.path.join(vae_from, "vae") if vae_from else None
+    has_vae = bool(vae) and os.path.isdir(vae)
+    if has_vae and os.path.abspath(vae) != os.path.abspath(os.path.join(out, "vae")):
+        shutil.copytree(vae, os.path.join(out, "vae"), dirs_exist_ok=True)
     unet.load_state_dict({k: ema[k].to(v.dtype) for k, v in unet.state_dict().items()})
     text.load_state_dict({k: ema["text." + k].to(v.dtype) for k, v in text.state_dict().items()})
     unet.to("cpu").to(memory_format=torch.contiguous_format).half().save_pretrained(os.path.join(out, "unet"))
@@ -259,7 +277,7 @@ def export(out, unet, text, ema, size, steps, losses, seconds, n, device, batch)
         json.dump({"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
                    "scheduler": ["diffusers", "DPMSolverMultistepScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
                    "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
-                   "vae": [None, None], "safety_checker": [None, None], "feature_extractor": [None, None],
+                   "vae": ["diffusers", "AutoencoderTiny"] if has_vae else [None, None], "safety_checker": [None, None], "feature_extractor": [None, None],
                    "requires_safety_checker": False}, f, indent=2)
     log = {"steps": steps, "batch": batch, "size": size, "seconds": seconds, "images": n, "device": device,
            "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
