@@ -24,7 +24,6 @@ import glob
 import json
 import math
 import os
-import random
 import time
 
 import numpy as np
