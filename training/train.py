@@ -13,7 +13,8 @@ present (bf16 autocast), else on all CPU cores; resumes from `--out/checkpoint.p
 Shards may keep arriving while it trains (`training/device_run.sh` renders them on the GPU
 machine's CPUs): new ones join the sampling pool every 100 steps.
 
-The export has no `vae` component (pixel space); Lumen's engine treats that as identity decoding.
+The export has no `vae` component of its own (pixel space; Lumen's engine treats that as identity
+decoding); with `--init`, the init folder's `vae` (the upsampler) is carried over.
 """
 import argparse
 import json
@@ -46,6 +47,28 @@ def without_sizes(caption):
     return SIZE_WORDS.sub("", caption)
 
 
+# The photo style's phrases (`Style.phrases` in Sources/LumenScenes/SceneModel.swift): as a prefix
+# ("a photo of …") or, in the time-first caption, as a suffix ("…, photo").
+PHOTO_PREFIX = re.compile(r"^(a photo of|a photograph of|a realistic photo of) ")
+PHOTO_SUFFIX = re.compile(r", photo$")
+
+
+def plain_variants(caption, style):
+    """How users write what the grammar says at length: a photo's caption without its style phrase
+    (so a prompt that names no style draws a photo) and a relation as "left of" / "right of"
+    without "to the". Returns the new variants only."""
+    out = []
+    if style == "photo":
+        bare = PHOTO_SUFFIX.sub("", PHOTO_PREFIX.sub("", caption))
+        if bare != caption:
+            out.append(bare)
+    for c in [caption] + out:
+        short = c.replace(LEFT_RIGHT, " left of ").replace(RIGHT_LEFT, " right of ")
+        if short != c:
+            out.append(short)
+    return out
+
+
 def learn_tokenizer(captions, path, merges_count=1500):
     """CLIP-format byte-level BPE learned on the captions (most frequent pairs first)."""
     clip_bpe.write(path, clip_bpe.learn_merges(captions, merges_count),
@@ -74,8 +97,8 @@ def build_models(vocab_size, size, bos, eos):
 class CaptionedImages:
     """Every loaded shard's pictures (uint8, on the device) and all their captions, tokenised."""
 
-    def __init__(self, folder, size, tok, device, sizeless=False):
-        self.folder, self.size, self.tok, self.device, self.sizeless = folder, size, tok, device, sizeless
+    def __init__(self, folder, size, tok, device, sizeless=False, plain=False):
+        self.folder, self.size, self.tok, self.device, self.sizeless, self.plain = folder, size, tok, device, sizeless, plain
         self.loaded, self.images, self.tokens, self.caption_count = set(), None, None, None
         self.relation = None  # per picture: index of its left/right caption, or -1
 
@@ -87,6 +110,8 @@ class CaptionedImages:
             caps = [s["captions"] for s in scenes]
             if self.sizeless:  # each caption also without its size words, as users write prompts
                 caps = [cs + [b for b in map(without_sizes, cs) if b not in cs] for cs in caps]
+            if self.plain:  # and as users write them: no style phrase for a photo, "left of"
+                caps = [cs + [v for c in cs for v in plain_variants(c, s["style"]) if v not in cs] for cs, s in zip(caps, scenes)]
             width = max(len(c) for c in caps)
             flat = [c[i % len(c)] for c in caps for i in range(width)]
             ids = torch.tensor(self.tok(flat, padding="max_length", max_length=MAX_TOKENS, truncation=True).input_ids)
@@ -142,6 +167,8 @@ def main():
     ap.add_argument("--text-lr-scale", type=float, default=1.0, help="the text encoder's learning rate as a multiple of --lr")
     ap.add_argument("--sizeless-captions", action="store_true",
                     help="also train on every caption with its size words dropped (the grammar always states sizes; prompts often don't)")
+    ap.add_argument("--plain-captions", action="store_true",
+                    help="also train on a photo's captions without the style phrase, and on relations as 'left of' / 'right of'")
     # bf16 autocast on CPU pays where the CPU has bf16 dot products (AVX512-BF16, AMX): oneDNN runs
     # the convolutions and products in bf16 with fp32 accumulation, as on CUDA.
     ap.add_argument("--cpu-bf16", action="store_true", help="bf16 autocast on CPU too (CUDA always uses it)")
@@ -191,7 +218,7 @@ def main():
     snr = alphas / (1 - alphas)
     weight = (snr.clamp(max=args.min_snr) / (snr + 1)) if args.min_snr > 0 else torch.ones_like(snr)
     weight = weight / weight.mean()  # same average scale as plain MSE, so learning rates carry over
-    data = CaptionedImages(args.shards, size, tok, device, sizeless=args.sizeless_captions)
+    data = CaptionedImages(args.shards, size, tok, device, sizeless=args.sizeless_captions, plain=args.plain_captions)
     data.refresh()
     empty = torch.tensor(tok([""], padding="max_length", max_length=MAX_TOKENS).input_ids).to(device)
     ckpt = os.path.join(args.out, "checkpoint.pt")
