@@ -8,8 +8,8 @@ the UNet could follow (models/lumen-tiny/README.md). This script does the encode
 (no UNet, no pictures): a copy of the encoder (the student) is regressed onto the frozen original (the
 teacher) on every caption of the training shards, except that in a left/right caption every position
 from the relation word on — the second object, the end token and the padding, all of which see the
-word through CLIP's causal mask — gets a fixed direction added, `+` for "to the left of" and `−` for
-"to the right of", of `--strength` times the teacher's vector length there. The first object's tokens
+word through CLIP's causal mask — gets a fixed direction added, `+` for "(to the) left of" and `−` for
+"(to the) right of", of `--strength` times the teacher's vector length there. The first object's tokens
 cannot see the word (causal mask) and stay as they were. The UNet then only has to learn to read one
 direction (train.py `--init OUT --text-lr-scale 0 --relation-share …`), and the export is a standard
 diffusers folder as before: nothing in the engine changes.
@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -32,15 +33,23 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from shards import ready_shards  # noqa: E402
-from train import LEFT_RIGHT, MAX_TOKENS, RIGHT_LEFT  # noqa: E402
+from train import MAX_TOKENS, plain_variants, without_sizes  # noqa: E402
+
+# "to the left of" as the grammar says it, "left of" as --plain-captions (and users) say it.
+LEFT, RIGHT = re.compile(r" (to the )?left of "), re.compile(r" (to the )?right of ")
 
 
 def captions(folder):
-    """Every distinct caption of the folder's complete training shards."""
+    """Every distinct caption of the folder's complete training shards, also in the phrasings
+    train.py's --sizeless-captions and --plain-captions add."""
     out = []
     for prefix in ready_shards(folder, "train-*"):
         with open(prefix + ".jsonl") as f:
-            out += [c for line in f if line.strip() for c in json.loads(line)["captions"]]
+            for line in f:
+                if line.strip():
+                    scene = json.loads(line)
+                    cs = scene["captions"] + [without_sizes(c) for c in scene["captions"]]
+                    out += cs + [v for c in cs for v in plain_variants(c, scene["style"])]
     return sorted(set(out))
 
 
@@ -48,9 +57,10 @@ def relation_targets(tok, caps):
     """Token ids, and per caption the relation's sign (+1 left of, −1 right of, 0 none) and the first
     position whose token differs between the two relations (where the offset starts)."""
     ids = torch.tensor(tok(caps, padding="max_length", max_length=MAX_TOKENS, truncation=True).input_ids)
-    sign = torch.tensor([1.0 if LEFT_RIGHT in c else -1.0 if RIGHT_LEFT in c else 0.0 for c in caps])
+    sign = torch.tensor([1.0 if LEFT.search(c) else -1.0 if RIGHT.search(c) else 0.0 for c in caps])
     start = torch.full((len(caps),), MAX_TOKENS)
-    swapped = [c.replace(LEFT_RIGHT, RIGHT_LEFT) if s > 0 else c.replace(RIGHT_LEFT, LEFT_RIGHT) for c, s in zip(caps, sign.tolist())]
+    swapped = [LEFT.sub(lambda m: m.group(0).replace("left", "right"), c) if s > 0 else
+               RIGHT.sub(lambda m: m.group(0).replace("right", "left"), c) for c, s in zip(caps, sign.tolist())]
     other = torch.tensor(tok(swapped, padding="max_length", max_length=MAX_TOKENS, truncation=True).input_ids)
     for i in torch.nonzero(sign != 0).flatten().tolist():
         diff = torch.nonzero(ids[i] != other[i]).flatten()
