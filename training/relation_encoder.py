@@ -33,7 +33,7 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from shards import ready_shards  # noqa: E402
-from train import MAX_TOKENS, plain_variants, without_sizes  # noqa: E402
+from train import MAX_TOKENS, phrasings  # noqa: E402
 
 # "to the left of" as the grammar says it, "left of" as --plain-captions (and users) say it.
 LEFT, RIGHT = re.compile(r" (to the )?left of "), re.compile(r" (to the )?right of ")
@@ -45,11 +45,7 @@ def captions(folder):
     out = []
     for prefix in ready_shards(folder, "train-*"):
         with open(prefix + ".jsonl") as f:
-            for line in f:
-                if line.strip():
-                    scene = json.loads(line)
-                    cs = scene["captions"] + [without_sizes(c) for c in scene["captions"]]
-                    out += cs + [v for c in cs for v in plain_variants(c, scene["style"])]
+            out += [c for line in f if line.strip() for c in phrasings(json.loads(line), sizeless=True, plain=True)]
     return sorted(set(out))
 
 

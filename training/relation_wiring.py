@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import sys
 
@@ -25,7 +24,8 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from shards import read_shard, ready_shards  # noqa: E402
-from train import plain_variants, without_sizes  # noqa: E402
+from relation_encoder import relation_targets  # noqa: E402
+from train import MAX_TOKENS, phrasings  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", required=True, help="model folder (its text encoder should carry the relation)")
@@ -42,33 +42,17 @@ torch.manual_seed(0); random.seed(0)
 unet = UNet2DConditionModel.from_pretrained(M + "/unet").float().eval()
 text = CLIPTextModel.from_pretrained(M + "/text_encoder").float().eval()
 tok = CLIPTokenizer.from_pretrained(M + "/tokenizer")
-# --- captions and per-token role targets
+# --- captions and per-token role targets: +1 / −1 from the relation word on (relation_encoder's), else 0
 caps = []
 for sh in ready_shards(args.shards):
-    _, sc = read_shard(sh, 32)
-    for s in sc[:700]:
-        cs = s["captions"]; cs = cs + [without_sizes(c) for c in cs]
-        cs = cs + [v for c in cs for v in plain_variants(c, s["style"])]
-        caps += random.sample(cs, 3)
+    for scene in read_shard(sh, 32)[1][:700]:
+        caps += random.sample(phrasings(scene, sizeless=True, plain=True), 3)
 caps += [""] * 40
 random.shuffle(caps)
-def role(c):
-    m = re.search(r"\b(left|right) of\b", c)
-    if not m: return None, 0
-    n = len(tok(c[:m.end(1)]).input_ids) - 2  # index of the relation word's (last) token
-    return n, (1.0 if m.group(1) == "left" else -1.0)
-E, Y, W = [], [], []
+ids, sign, start = relation_targets(tok, caps)
+Y = ((torch.arange(MAX_TOKENS)[None, :] >= start[:, None]).float() * sign[:, None]).numpy()
 with torch.no_grad():
-    for i in range(0, len(caps), 128):
-        b = caps[i:i + 128]
-        ids = torch.tensor(tok(b, padding="max_length", max_length=64, truncation=True).input_ids)
-        e = text(ids).last_hidden_state
-        for j, c in enumerate(b):
-            n, r = role(c)
-            y = torch.zeros(64)
-            if n is not None: y[n:] = r
-            E.append(e[j]); Y.append(y)
-E = torch.stack(E).numpy(); Y = torch.stack(Y).numpy()
+    E = torch.cat([text(ids[i:i + 128]).last_hidden_state for i in range(0, len(caps), 128)]).numpy()
 N = len(E); tr = slice(0, N * 3 // 4); te = slice(N * 3 // 4, N)
 def ridge(X, y, lam):
     mu = X.mean(0); A = X - mu
@@ -84,7 +68,7 @@ grab = {}
 hooks = [m.register_forward_pre_hook(lambda mod, a, k, n=n: grab.setdefault(n, []).append(a[0].detach()), with_kwargs=True) for n, m in targets]
 pos = [p["prompt"] for p in map(json.loads, open(args.prompts)) if p["task"] == "position"]
 with torch.no_grad():
-    ids = torch.tensor(tok(pos[:48], padding="max_length", max_length=64).input_ids)
+    ids = torch.tensor(tok(pos[:48], padding="max_length", max_length=MAX_TOKENS).input_ids)
     ctx = text(ids).last_hidden_state
     for t in (999, 874, 749):
         unet(torch.randn(48, 3, 32, 32), torch.full((48,), t), encoder_hidden_states=ctx)

@@ -69,6 +69,17 @@ def plain_variants(caption, style):
     return out
 
 
+def phrasings(scene, sizeless, plain):
+    """A scene's captions, then (`sizeless`) each also without its size words, then (`plain`) each
+    of those also in `plain_variants`: the captions as users write prompts."""
+    cs = list(scene["captions"])
+    if sizeless:
+        cs += [b for b in map(without_sizes, cs) if b not in cs]
+    if plain:
+        cs += [v for c in cs for v in plain_variants(c, scene["style"]) if v not in cs]
+    return cs
+
+
 def learn_tokenizer(captions, path, merges_count=1500):
     """CLIP-format byte-level BPE learned on the captions (most frequent pairs first)."""
     clip_bpe.write(path, clip_bpe.learn_merges(captions, merges_count),
@@ -107,11 +118,7 @@ class CaptionedImages:
             if p in self.loaded:
                 continue
             imgs, scenes = read_shard(p, self.size)
-            caps = [s["captions"] for s in scenes]
-            if self.sizeless:  # each caption also without its size words, as users write prompts
-                caps = [cs + [b for b in map(without_sizes, cs) if b not in cs] for cs in caps]
-            if self.plain:  # and as users write them: no style phrase for a photo, "left of"
-                caps = [cs + [v for c in cs for v in plain_variants(c, s["style"]) if v not in cs] for cs, s in zip(caps, scenes)]
+            caps = [phrasings(s, self.sizeless, self.plain) for s in scenes]
             width = max(len(c) for c in caps)
             flat = [c[i % len(c)] for c in caps for i in range(width)]
             ids = torch.tensor(self.tok(flat, padding="max_length", max_length=MAX_TOKENS, truncation=True).input_ids)
